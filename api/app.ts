@@ -1,0 +1,49 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
+import { requireApiKey } from "./auth.ts";
+import type { AppDeps } from "./deps.ts";
+import type { AppEnv } from "./env.ts";
+import { ApiError, errorHandler } from "./errors.ts";
+import { renderReference } from "./reference-page.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { filesRoutes } from "./routes/files.ts";
+import { gradersRoutes } from "./routes/graders.ts";
+import { uploadsRoutes } from "./routes/uploads.ts";
+
+export const API_VERSION = "0.1.0";
+
+/**
+ * The one app factory: the Node entry, the Workers entry and the tests build `deps` and call this.
+ * Every resource is a sub-app mounted under `/v1`; everything under `/v1` needs an API key.
+ */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(
+    requestId({
+      headerName: "x-request-id",
+      generator: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
+    }),
+  );
+  app.onError(errorHandler);
+  app.notFound((c) => c.json(new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, { code: "unknown_url" }).toJSON(), 404));
+
+  app.get("/health", (c) => c.json({ status: "ok", version: API_VERSION, store: deps.store.kind }));
+  app.use("/v1/*", requireApiKey(deps));
+  app.route("/v1", filesRoutes(deps));
+  app.route("/v1", uploadsRoutes(deps));
+  app.route("/v1", gradersRoutes(deps));
+  app.route("/v1", adminRoutes(deps));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  const docConfig = {
+    openapi: "3.1.0",
+    info: { title: "RFT platform API (OpenAI fine-tuning dialect)", version: API_VERSION },
+    servers: [{ url: "/" }],
+    security: [{ bearerAuth: [] }],
+  };
+  app.doc31("/openapi.json", docConfig);
+  app.get("/docs", (c) => c.html(renderReference(app.getOpenAPI31Document(docConfig) as never)));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

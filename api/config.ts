@@ -1,0 +1,61 @@
+import { z } from "@hono/zod-openapi";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1")
+  .optional();
+
+/**
+ * The environment, parsed once at start-up. A bad environment fails here, naming the variable, before any
+ * route runs. `.env.example` lists every variable.
+ */
+export const EnvSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+    HOST: z.string().default("127.0.0.1"),
+    RFT_DATA_DIR: z.string().default(".data"),
+    RFT_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+    RFT_MAX_FILE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+    RFT_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024 * 1024),
+    RFT_MAX_PART_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    RFT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+    S3_ENDPOINT: z.url().optional(),
+    S3_BUCKET: z.string().min(1).optional(),
+    S3_REGION: z.string().default("us-east-1"),
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+    S3_FORCE_PATH_STYLE: bool,
+  })
+  .superRefine((env, ctx) => {
+    if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
+      const missing = !env.S3_ACCESS_KEY_ID ? "S3_ACCESS_KEY_ID" : "S3_SECRET_ACCESS_KEY";
+      ctx.addIssue({ code: "custom", path: [missing], message: "is required when S3_BUCKET is set" });
+    }
+    if (env.S3_ENDPOINT && !env.S3_BUCKET) {
+      ctx.addIssue({ code: "custom", path: ["S3_BUCKET"], message: "is required when S3_ENDPOINT is set" });
+    }
+  });
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Parses `source` (process.env on Node, the bindings on Workers); throws one readable line per bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = EnvSchema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+  throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+}
+
+/** Limits the API enforces on uploads, from the environment. */
+export interface Limits {
+  maxFileBytes: number;
+  maxUploadBytes: number;
+  maxPartBytes: number;
+  maxLineBytes: number;
+}
+
+export const limitsFrom = (env: Env): Limits => ({
+  maxFileBytes: env.RFT_MAX_FILE_BYTES,
+  maxUploadBytes: env.RFT_MAX_UPLOAD_BYTES,
+  maxPartBytes: env.RFT_MAX_PART_BYTES,
+  maxLineBytes: env.RFT_MAX_LINE_BYTES,
+});

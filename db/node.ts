@@ -1,0 +1,22 @@
+/** Node-only: the libsql adapter of the database port, with migrations applied at open. */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@libsql/client";
+import { drizzle } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
+import type { Db } from "./client.ts";
+import * as schema from "./schema/index.ts";
+
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), "migrations");
+
+export async function openNodeDb(file: string): Promise<{ db: Db; close: () => void }> {
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  const client = createClient({ url: `file:${resolve(file)}` });
+  // WAL lets readers go on while a writer commits; busy_timeout waits out a concurrent writer instead of failing.
+  await client.execute("PRAGMA journal_mode = WAL");
+  await client.execute("PRAGMA busy_timeout = 5000");
+  const db = drizzle(client, { schema });
+  await migrate(db, { migrationsFolder: MIGRATIONS });
+  return { db: db as unknown as Db, close: () => client.close() };
+}
