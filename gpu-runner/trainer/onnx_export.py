@@ -146,6 +146,7 @@ def export(model: nn.Module, tokenizer: Any, path: str, opset: int = 18) -> list
             if tokenizer is not None:
                 tokenizer.save_pretrained(staging)
         _write_onnx_config(staging / CONFIG_FILE, model, tokenizer, shape, opset)
+        staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be read by other processes
         if target.exists():
             shutil.rmtree(target)
         os.rename(staging, target)
