@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.ts";
 import type { GraderContext } from "../graders/index.ts";
 import type { ObjectStore } from "../storage/port.ts";
+import type { Queue } from "../workers/queue.ts";
 import type { Limits } from "./config.ts";
 
 /**
@@ -12,6 +13,7 @@ export interface AppDeps {
   store: ObjectStore;
   limits: Limits;
   graders: GraderContext;
+  queue: Queue;
   /**
    * Runs work after the response (background dataset validation). Node: fire and track; Workers: `waitUntil`.
    * Errors are the task's own business: it must record them itself.
