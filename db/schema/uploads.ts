@@ -12,7 +12,10 @@ export const uploads = sqliteTable(
     bytes: integer("bytes").notNull(),
     mimeType: text("mime_type").notNull(),
     status: text("status", { enum: ["pending", "completed", "cancelled", "expired"] }).notNull(),
+    /** Set when completion starts (it claims the upload), so a second complete or a cancel cannot race it. */
     fileId: text("file_id"),
+    /** `expires_after.seconds` asked for at create, applied to the file made on complete. */
+    fileExpiresAfter: integer("file_expires_after"),
     createdAt: createdAtColumn(),
     expiresAt: integer("expires_at").notNull(),
   },
