@@ -293,7 +293,9 @@ export class EngineClient {
     const reply = parsed.data;
     const head = this.pending[0];
     if (!head || head.id !== reply.id) {
-      this.protocolFailure(`engine answered id ${reply.id} while ${head ? `id ${head.id} (${head.op})` : "nothing"} was pending`);
+      this.protocolFailure(
+        `engine answered id ${reply.id} while ${head ? `id ${head.id} (${head.op})` : "nothing"} was pending`,
+      );
       return;
     }
     this.pending.shift();

@@ -35,7 +35,7 @@ export type InitResult = z.infer<typeof InitResult>;
 export const Completion = z.object({
   text: z.string(),
   token_ids: z.array(z.number().int()),
-  logprobs: z.array(z.number().nullable()),
+  logprobs: z.array(z.number()),
   finish_reason: z.enum(["stop", "length"]),
 });
 export type Completion = z.infer<typeof Completion>;
@@ -107,7 +107,10 @@ export type RlSequence = {
 };
 
 export type ForwardBackwardArgs =
-  | { loss: "cross_entropy"; sequences: ({ messages: ChatMessage[] } | { prompt_token_ids: number[]; completion_token_ids: number[] })[] }
+  | {
+      loss: "cross_entropy";
+      sequences: ({ messages: ChatMessage[] } | { prompt_token_ids: number[]; completion_token_ids: number[] })[];
+    }
   | {
       loss: "importance_sampling" | "ppo";
       sequences: RlSequence[];

@@ -37,9 +37,10 @@ export function findPython(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     }
   }
   if (env.VIRTUAL_ENV) {
-    const found = [path.join(env.VIRTUAL_ENV, "bin", "python"), path.join(env.VIRTUAL_ENV, "Scripts", "python.exe")].find(
-      (p) => existsSync(p),
-    );
+    const found = [
+      path.join(env.VIRTUAL_ENV, "bin", "python"),
+      path.join(env.VIRTUAL_ENV, "Scripts", "python.exe"),
+    ].find((p) => existsSync(p));
     if (found) return found;
   }
   throw new Error(

@@ -50,7 +50,9 @@ export function stringCheck(grader: StringCheckGrader): RewardFn {
     async grade(samples, items) {
       return samples.map((s, i) => {
         const item = items[i] ?? {};
-        return { reward: compare(renderTemplate(grader.input, s, item), renderTemplate(grader.reference, s, item)) ? 1 : 0 };
+        return {
+          reward: compare(renderTemplate(grader.input, s, item), renderTemplate(grader.reference, s, item)) ? 1 : 0,
+        };
       });
     },
   };

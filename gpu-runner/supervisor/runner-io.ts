@@ -108,7 +108,8 @@ export class FolderRunnerIO implements RunnerIO {
     this.lastStep = info.resumedFromStep;
     // Steps after the checkpoint we resume from are done again: drop their old lines so every step
     // appears once in metrics.jsonl.
-    await dropLinesAfter(this.metricsFile, info.resumedFromStep);
+    // A fresh start (no checkpoint) starts the metrics over, baseline included.
+    await dropLinesAfter(this.metricsFile, info.resumedFromStep === 0 ? -1 : info.resumedFromStep);
     await this.writeStatus("running");
   }
 
@@ -125,7 +126,11 @@ export class FolderRunnerIO implements RunnerIO {
     await appendFile(this.metricsFile, `${JSON.stringify(step)}\n`);
   }
 
-  async heartbeat(progress: { step: number; totalSteps: number; status: "running" | "paused" }): Promise<ControlAction> {
+  async heartbeat(progress: {
+    step: number;
+    totalSteps: number;
+    status: "running" | "paused";
+  }): Promise<ControlAction> {
     this.lastStep = progress.step;
     this.totalSteps = progress.totalSteps;
     await this.writeStatus(progress.status);
@@ -137,14 +142,19 @@ export class FolderRunnerIO implements RunnerIO {
     }
     const parsed = Control.safeParse(safeJson(text));
     if (!parsed.success) {
-      await this.emit([{ level: "warn", message: `ignoring ${this.controlFile}: expected {"action": "continue"|"pause"|"cancel"}` }]);
+      await this.emit([
+        { level: "warn", message: `ignoring ${this.controlFile}: expected {"action": "continue"|"pause"|"cancel"}` },
+      ]);
       return "continue";
     }
     return parsed.data.action;
   }
 
   async checkpoint(registered: RegisteredCheckpoint): Promise<void> {
-    await appendFile(this.checkpointsFile, `${JSON.stringify({ created_at: Math.floor(Date.now() / 1000), ...registered })}\n`);
+    await appendFile(
+      this.checkpointsFile,
+      `${JSON.stringify({ created_at: Math.floor(Date.now() / 1000), ...registered })}\n`,
+    );
   }
 
   async finish(status: FinalStatus, error?: string): Promise<void> {
