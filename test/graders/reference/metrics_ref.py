@@ -1,0 +1,79 @@
+"""Reference scores for the text_similarity parity test.
+
+Reads a JSON list of {"input", "reference"} pairs on stdin and writes, for each pair, the score of every metric as
+the Python reference computes it (see graders/metrics/*.ts for why each call is the reference):
+
+  fuzzy_match  rapidfuzz.fuzz.WRatio(input, reference, processor=rapidfuzz.utils.default_process) / 100
+  bleu         sacrebleu.sentence_bleu(input, [reference]).score / 100
+  gleu         nltk sentence_gleu([reference.split()], input.split())
+  meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet (no corpus here)
+  rouge_*      rouge_ref.py, a line-for-line transcription of Google's rouge-score 0.1.2 (not installable here)
+
+With `--stem` it reads a list of words and writes NLTK's Porter stems. With `--bench N` it instead times N passes of each metric over the pairs and prints grades/s as JSON.
+"""
+
+import json
+import sys
+import time
+import warnings
+
+import sacrebleu
+from nltk.translate.gleu_score import sentence_gleu
+from nltk.translate.meteor_score import meteor_score
+from rapidfuzz import fuzz, utils
+
+import rouge_ref
+
+warnings.filterwarnings("ignore")
+
+
+class EmptyWordNet:
+    """Stands in for NLTK's WordNet corpus, which is not downloadable here: no synsets for any word."""
+
+    def synsets(self, _word):
+        return []
+
+
+WORDNET = EmptyWordNet()
+ROUGE = {f"rouge_{n}": rouge_ref.RougeScorer([f"rouge{n}"]) for n in range(1, 6)}
+ROUGE["rouge_l"] = rouge_ref.RougeScorer(["rougeL"])
+
+
+def metrics():
+    out = {
+        "fuzzy_match": lambda a, b: fuzz.WRatio(a, b, processor=utils.default_process) / 100,
+        "bleu": lambda a, b: sacrebleu.sentence_bleu(a, [b]).score / 100,
+        "gleu": lambda a, b: sentence_gleu([b.split()], a.split()),
+        "meteor": lambda a, b: meteor_score([b.split()], a.split(), wordnet=WORDNET),
+    }
+    for name, scorer in ROUGE.items():
+        key = scorer.rouge_types[0]
+        out[name] = lambda a, b, scorer=scorer, key=key: scorer.score(b, a)[key].fmeasure
+    return out
+
+
+def main():
+    pairs = json.load(sys.stdin)
+    if len(sys.argv) > 1 and sys.argv[1] == "--stem":
+        from nltk.stem.porter import PorterStemmer
+
+        stemmer = PorterStemmer()
+        json.dump([stemmer.stem(w) for w in pairs], sys.stdout)
+        return
+    fns = metrics()
+    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
+        passes = int(sys.argv[2])
+        result = {}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(passes):
+                for p in pairs:
+                    fn(p["input"], p["reference"])
+            result[name] = passes * len(pairs) / (time.perf_counter() - start)
+        json.dump(result, sys.stdout)
+        return
+    json.dump([{name: fn(p["input"], p["reference"]) for name, fn in fns.items()} for p in pairs], sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
