@@ -30,7 +30,8 @@ async function queueEvent(url: string, createdAt = Math.floor(Date.now() / 1000)
   return { endpoint, delivery: delivery!, jobId, eventId };
 }
 
-const reload = async (id: string) => (await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)))[0]!;
+const reload = async (id: string) =>
+  (await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)))[0]!;
 const opts = { maxAttempts: 5, timeoutMs: 2_000 };
 
 describe("deliverDue", () => {
@@ -51,7 +52,12 @@ describe("deliverDue", () => {
         got.headers as Record<string, string>,
         endpoint.secret,
       );
-      expect(event).toMatchObject({ id: eventId, object: "event", type: "fine_tuning.job.succeeded", data: { id: jobId } });
+      expect(event).toMatchObject({
+        id: eventId,
+        object: "event",
+        type: "fine_tuning.job.succeeded",
+        data: { id: jobId },
+      });
 
       const row = await reload(delivery.id);
       expect(row).toMatchObject({ status: "delivered", attempts: 1, lastStatusCode: 204, lastError: null });
@@ -71,7 +77,12 @@ describe("deliverDue", () => {
 
       expect(await run(t0)).toMatchObject({ claimed: 1, retrying: 1 });
       let row = await reload(delivery.id);
-      expect(row).toMatchObject({ status: "pending", attempts: 1, lastStatusCode: 503, lastError: "HTTP 503: receiver says 503" });
+      expect(row).toMatchObject({
+        status: "pending",
+        attempts: 1,
+        lastStatusCode: 503,
+        lastError: "HTTP 503: receiver says 503",
+      });
       expect(row.nextAttemptAt - t0 / 1000).toBeGreaterThanOrEqual(4);
       expect(row.nextAttemptAt - t0 / 1000).toBeLessThanOrEqual(6);
 

@@ -8,10 +8,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { newId } from "../../api/lib/ids.ts";
 import type { Db } from "../../db/client.ts";
 import { openNodeDb } from "../../db/node.ts";
 import { jobs, webhookDeliveries, webhookEndpoints } from "../../db/schema/index.ts";
-import { newId } from "../../api/lib/ids.ts";
 import { newWebhookSecret } from "../../workers/webhooks/signature.ts";
 
 export async function openTestDb(): Promise<{ db: Db; close: () => void }> {

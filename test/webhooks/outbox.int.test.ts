@@ -35,7 +35,10 @@ async function finish(jobId: string, to: "succeeded" | "cancelled", from: "runni
 describe("webhookOutboxStatement", () => {
   it("inserts one pending delivery per active endpoint of the job's project, sharing one event id", async () => {
     const jobId = await insertJob(db, "proj_a");
-    const [one, two] = [await insertEndpoint(db, "proj_a", "http://a/1"), await insertEndpoint(db, "proj_a", "http://a/2")];
+    const [one, two] = [
+      await insertEndpoint(db, "proj_a", "http://a/1"),
+      await insertEndpoint(db, "proj_a", "http://a/2"),
+    ];
     const disabled = await insertEndpoint(db, "proj_a", "http://a/off", { disabled: true });
     const otherProject = await insertEndpoint(db, "proj_b", "http://b/1");
 

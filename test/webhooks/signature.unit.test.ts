@@ -51,9 +51,9 @@ describe("Standard Webhooks signature", () => {
       created_at: 1_750_000_000,
       data: { id: "ftjob-1" },
     });
-    await expect(client.webhooks.unwrap(body, signWebhook(newWebhookSecret(), "wh_1", Date.now(), body), secret)).rejects.toThrow(
-      /signature/,
-    );
+    await expect(
+      client.webhooks.unwrap(body, signWebhook(newWebhookSecret(), "wh_1", Date.now(), body), secret),
+    ).rejects.toThrow(/signature/);
   });
 });
 

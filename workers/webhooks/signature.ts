@@ -6,11 +6,12 @@ export function newWebhookSecret(): string {
   return `whsec_${btoa(String.fromCharCode(...bytes))}`;
 }
 
-export interface WebhookHeaders {
+// A type alias, not an interface, so it is assignable to header records (`HeadersInit`, the SDK's `HeadersLike`).
+export type WebhookHeaders = {
   "webhook-id": string;
   "webhook-timestamp": string;
   "webhook-signature": string;
-}
+};
 
 /**
  * The three Standard Webhooks headers for one send: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed by the
