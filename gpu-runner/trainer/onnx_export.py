@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import onnx_ir
 import torch
 from torch import nn
 
@@ -175,7 +176,9 @@ def _export_graph(decoder: DecoderWithPast, shape: DecoderShape, onnx_path: Path
     batch = torch.export.Dim("batch", min=1)
     new = torch.export.Dim("sequence", min=1)
     past = torch.export.Dim("past_sequence", min=0)
-    total = torch.export.Dim("total_sequence", min=1)
+    # The mask's length is past + new, which a named Dim cannot say (torch.export only derives a Dim from
+    # one other); a named free Dim fails transformers' mask guards and makes torch.onnx trace a second time.
+    total = torch.export.Dim.DYNAMIC
     dynamic_shapes = {
         "input_ids_BT": {0: batch, 1: new},
         "attention_mask_BS": {0: batch, 1: total},
@@ -194,6 +197,8 @@ def _export_graph(decoder: DecoderWithPast, shape: DecoderShape, onnx_path: Path
         optimize=True,
         verbose=False,
     )
+    mask = program.model.graph.inputs[1]
+    mask.shape = onnx_ir.Shape([mask.shape[0], "past_sequence + sequence"])  # name the DYNAMIC axis for readers
     program.save(str(onnx_path), external_data=True)
 
 
