@@ -1,11 +1,13 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { jobEvents, jobs } from "../../db/schema/index.ts";
+import { newWebhookEventId, webhookEventTypeFor, webhookOutboxStatement } from "../../workers/webhooks/outbox.ts";
 import { ID_PREFIX, newId } from "../lib/ids.ts";
 
 /**
  * The job lifecycle: the only code that writes `jobs.status`. Every transition is one atomic batch that moves
- * the status (guarded by the states it may come from) and writes its event; if the guard fails, neither happens.
+ * the status (guarded by the states it may come from), writes its event and, for a terminal status, the webhook
+ * deliveries (a transactional outbox); if the guard fails, none of it happens.
  * Diagram and rules: api/jobs/README.md.
  */
 export const JOB_STATUSES = ["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"] as const;
@@ -62,6 +64,8 @@ export async function transition(
   const finished = TERMINAL.has(to) ? { finishedAt: Math.floor(now / 1000) } : {};
   const eventId = newId(ID_PREFIX.event);
   const data = JSON.stringify({ status: to, ...(event.data ?? {}) });
+  const tookEffect = sql`EXISTS (SELECT 1 FROM ${jobs} WHERE ${jobs.id} = ${jobId} AND ${jobs.updatedAt} = ${stamp})`;
+  const webhookType = webhookEventTypeFor(to);
   await db.batch([
     db
       .update(jobs)
@@ -69,7 +73,18 @@ export async function transition(
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, from))),
     db.run(sql`INSERT INTO ${jobEvents} (id, job_id, created_at, level, message, type, data)
       SELECT ${eventId}, ${jobId}, ${Math.floor(now / 1000)}, ${event.level ?? "info"}, ${event.message}, 'message', ${data}
-      FROM ${jobs} WHERE ${jobs.id} = ${jobId} AND ${jobs.updatedAt} = ${stamp}`),
+      WHERE ${tookEffect}`),
+    ...(webhookType
+      ? [
+          webhookOutboxStatement(db, {
+            jobId,
+            type: webhookType,
+            eventId: newWebhookEventId(now),
+            createdAt: Math.floor(now / 1000),
+            guard: tookEffect,
+          }),
+        ]
+      : []),
   ]);
   const row = await db.select({ status: jobs.status, updatedAt: jobs.updatedAt }).from(jobs).where(eq(jobs.id, jobId));
   if (row[0]?.updatedAt === stamp) return { ok: true, from: [...from] };
