@@ -39,6 +39,8 @@ export interface MultipartHandlers {
   maxBodyBytes: number;
   maxFieldBytes?: number;
   maxParts?: number;
+  /** Called when reading stops before the end of the body (past `maxBodyBytes`): the connection is unusable. */
+  onAbandoned?: () => void;
 }
 
 /** Bytes a file stream may hold before the request is paused. */
@@ -80,6 +82,7 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
     failure ??= err;
   };
   const pending: Promise<void>[] = [];
+  let done = false;
   let open: OpenFile | null = null;
   const closeOpen = (err?: unknown) => {
     if (!open) return;
@@ -145,7 +148,9 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
       fail(err);
       closeOpen(err);
     },
-    onDone() {},
+    onDone() {
+      done = true;
+    },
   });
 
   const reader = request.body.getReader();
@@ -165,15 +170,20 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
       total += value.byteLength;
       if (total > handlers.maxBodyBytes) {
         const err = new MultipartError("too_large", `The request body is larger than ${handlers.maxBodyBytes} bytes`);
-        fail(err);
-        closeOpen(err);
+        handlers.onAbandoned?.();
         await reader.cancel(err).catch(() => {});
+        closeOpen(err);
+        // A handler that already gave up (say, its own size limit) has the more precise error: let it land first.
+        await Promise.all(pending);
+        fail(err);
         break;
       }
       // After a failure the rest of the body is only drained, so that the client still reads the response.
       if (!failure) parser.write(value);
     }
     if (!failure) parser.end();
+    if (!failure && !done)
+      fail(new MultipartError("malformed", "The multipart body ended before its closing boundary"));
   } catch (err) {
     const aborted = new MultipartError("aborted", `The request body could not be read: ${(err as Error).message}`);
     fail(aborted);

@@ -44,7 +44,7 @@ export class DatasetValidator {
   readonly #maxLineBytes: number;
   readonly #maxProblems: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  /** Pieces of the line being read (copies, so callers may reuse their chunks). */
+  /** Pieces of the line being read; those kept across `push` calls are copies, so callers may reuse chunks. */
   #pieces: Uint8Array[] = [];
   #pieceBytes = 0;
   /** The current line passed the limit: its bytes are dropped until its newline. */
@@ -80,7 +80,8 @@ export class DatasetValidator {
     while (start < chunk.byteLength) {
       const newline = chunk.indexOf(NEWLINE, start);
       const end = newline === -1 ? chunk.byteLength : newline;
-      this.#append(chunk, start, end);
+      // A line that goes on in the next chunk is copied; one that ends here is only viewed.
+      this.#append(chunk, start, end, newline === -1);
       if (newline === -1) break;
       this.#endLine();
       start = newline + 1;
@@ -107,7 +108,7 @@ export class DatasetValidator {
     return this.#finished;
   }
 
-  #append(chunk: Uint8Array, start: number, end: number): void {
+  #append(chunk: Uint8Array, start: number, end: number, copy: boolean): void {
     if (this.#overflow || end === start) return;
     const length = end - start;
     if (this.#pieceBytes + length > this.#maxLineBytes) {
@@ -116,7 +117,7 @@ export class DatasetValidator {
       this.#pieceBytes = 0;
       return;
     }
-    this.#pieces.push(chunk.slice(start, end));
+    this.#pieces.push(copy ? chunk.slice(start, end) : chunk.subarray(start, end));
     this.#pieceBytes += length;
   }
 

@@ -29,7 +29,8 @@ export const fileKey = (projectId: string, fileId: string) => `files/${projectId
 const BATCH_EXPIRY_SECONDS = 30 * 24 * 3600;
 const MAX_FILENAME = 512;
 const FIELDS = new Set(["purpose", "expires_after[anchor]", "expires_after[seconds]"]);
-const MULTIPART_OVERHEAD = 1024 * 1024;
+/** Slack over the file limit for multipart framing and for bytes still queued when the file limit trips. */
+const MULTIPART_OVERHEAD = 4 * 1024 * 1024;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   200: { description, content: { "application/json": { schema } } },
@@ -91,6 +92,8 @@ export function filesRoutes(deps: AppDeps) {
       try {
         await readMultipart(c.req.raw, {
           fileFields: ["file"],
+          // The rest of the body stays unread: the connection cannot carry another request.
+          onAbandoned: () => c.header("connection", "close"),
           maxBodyBytes: limits.maxFileBytes + MULTIPART_OVERHEAD,
           onField(name, value) {
             if (name === "file") return;

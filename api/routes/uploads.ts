@@ -42,7 +42,8 @@ import { fileKey } from "./files.ts";
 
 /** An upload accepts parts for an hour (OpenAI's rule). */
 const UPLOAD_TTL_SECONDS = 3600;
-const MULTIPART_OVERHEAD = 64 * 1024;
+/** Slack over the part limit for multipart framing and for bytes still queued when the part limit trips. */
+const MULTIPART_OVERHEAD = 4 * 1024 * 1024;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   200: { description, content: { "application/json": { schema } } },
@@ -161,6 +162,8 @@ export function uploadsRoutes(deps: AppDeps) {
       try {
         await readMultipart(c.req.raw, {
           fileFields: ["data"],
+          // The rest of the body stays unread: the connection cannot carry another request.
+          onAbandoned: () => c.header("connection", "close"),
           maxBodyBytes: limits.maxPartBytes + MULTIPART_OVERHEAD,
           onField(name) {
             throw badRequest(`Unknown parameter: '${name}'.`, name, "unknown_parameter");
