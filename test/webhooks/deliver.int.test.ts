@@ -4,17 +4,20 @@
  */
 import { eq, sql } from "drizzle-orm";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "../../db/client.ts";
+import { openNodeDb } from "../../db/node.ts";
 import { webhookDeliveries } from "../../db/schema/index.ts";
 import { deliverDue, startWebhookDeliverer } from "../../workers/webhooks/deliver.ts";
 import { newWebhookEventId, webhookOutboxStatement } from "../../workers/webhooks/outbox.ts";
 import { deliveriesOf, insertEndpoint, insertJob, openTestDb, startReceiver } from "./fixture.ts";
 
 let db: Db;
+let file: string;
 let close: () => void;
-beforeAll(async () => ({ db, close } = await openTestDb()));
-afterAll(() => close());
+// A fresh database per test: leftovers of one test (pending retries) must not be due in the next.
+beforeEach(async () => ({ db, file, close } = await openTestDb()));
+afterEach(() => close());
 
 let projectSeq = 0;
 /** A project with one endpoint at `url` and one event queued for it at `createdAt` (unix seconds). */
@@ -153,14 +156,41 @@ describe("deliverDue", () => {
     expect((await reload(delivery.id)).lastError).toMatch(/ECONNREFUSED/);
   });
 
-  it("never sends one delivery twice at once: concurrent passes claim disjoint rows", async () => {
+  it("never sends one delivery twice at once: concurrent passes, on separate connections, claim disjoint rows", async () => {
+    const receiver = await startReceiver(() => 200);
+    // Two more connections to the same file, as two processes would have.
+    const others = await Promise.all([openNodeDb(file), openNodeDb(file)]);
+    try {
+      const queued = await Promise.all(Array.from({ length: 20 }, () => queueEvent(receiver.url)));
+      const senders = [db, ...others.map((o) => o.db)];
+      const results = await Promise.all(
+        senders.flatMap((sender) => [1, 2].map(() => deliverDue({ db: sender }, { ...opts, batchSize: 4 }))),
+      );
+      const rest = await deliverDue({ db }, opts); // whatever the small batches left
+      expect(results.reduce((n, r) => n + r.delivered, 0) + rest.delivered).toBe(20);
+      expect(receiver.received).toHaveLength(20);
+      expect(new Set(receiver.received.map((r) => r.headers["webhook-id"])).size).toBe(20);
+      for (const { delivery } of queued) expect((await reload(delivery.id)).status).toBe("delivered");
+    } finally {
+      for (const o of others) o.close();
+      await receiver.close();
+    }
+  });
+
+  it("a sender that died mid-send leaves a lease that expires: the delivery is due again after it", async () => {
     const receiver = await startReceiver(() => 200);
     try {
-      const queued = await Promise.all([1, 2, 3].map(() => queueEvent(receiver.url)));
-      const results = await Promise.all([1, 2, 3, 4].map(() => deliverDue({ db }, opts)));
-      expect(results.reduce((n, r) => n + r.delivered, 0)).toBe(3);
-      expect(receiver.received).toHaveLength(3);
-      for (const { delivery } of queued) expect((await reload(delivery.id)).status).toBe("delivered");
+      const t0 = Date.parse("2032-01-01T00:00:00Z");
+      const { delivery } = await queueEvent(receiver.url, t0 / 1000);
+      // A pass whose request never settles and ignores its abort signal: as good as a crashed process.
+      const dead = () => new Promise<Response>(() => {});
+      void deliverDue({ db }, { ...opts, now: t0, fetch: dead });
+      await new Promise((r) => setTimeout(r, 100)); // let its claim commit
+      expect((await deliverDue({ db }, { ...opts, now: t0 + 10_000 })).claimed).toBe(0); // still leased
+      // The lease is the timeout (2 s) plus a 30 s margin.
+      expect(await deliverDue({ db }, { ...opts, now: t0 + 33_000 })).toMatchObject({ claimed: 1, delivered: 1 });
+      expect(receiver.received).toHaveLength(1);
+      expect(await reload(delivery.id)).toMatchObject({ status: "delivered", attempts: 1 });
     } finally {
       await receiver.close();
     }

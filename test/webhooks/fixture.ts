@@ -14,11 +14,13 @@ import { openNodeDb } from "../../db/node.ts";
 import { jobs, webhookDeliveries, webhookEndpoints } from "../../db/schema/index.ts";
 import { newWebhookSecret } from "../../workers/webhooks/signature.ts";
 
-export async function openTestDb(): Promise<{ db: Db; close: () => void }> {
+export async function openTestDb(): Promise<{ db: Db; file: string; close: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "rft-webhooks-"));
-  const { db, close } = await openNodeDb(join(dir, "rft.db"));
+  const file = join(dir, "rft.db");
+  const { db, close } = await openNodeDb(file);
   return {
     db,
+    file,
     close: () => {
       close();
       rmSync(dir, { recursive: true, force: true });
