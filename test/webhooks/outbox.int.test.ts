@@ -1,6 +1,7 @@
 /** The outbox statement commits deliveries with the status change, and only when the caller's guard holds. */
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { transition } from "../../api/jobs/lifecycle.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs } from "../../db/schema/index.ts";
 import { newWebhookEventId, webhookOutboxStatement } from "../../workers/webhooks/outbox.ts";
@@ -81,5 +82,21 @@ describe("webhookOutboxStatement", () => {
     });
     await expect(db.batch([statement, db.run(sql`INSERT INTO no_such_table VALUES (1)`)])).rejects.toThrow();
     expect(await deliveriesOf(db, endpoint.id)).toEqual([]);
+  });
+
+  it("is wired into the job lifecycle: terminal transitions enqueue, others and refused ones do not", async () => {
+    const endpoint = await insertEndpoint(db, "proj_e", "http://e/1");
+    const running = await insertJob(db, "proj_e", "running");
+    const paused = await insertJob(db, "proj_e", "running");
+
+    expect((await transition(db, paused, "paused", { message: "paused" })).ok).toBe(true);
+    expect(await deliveriesOf(db, endpoint.id)).toEqual([]);
+
+    expect((await transition(db, running, "failed", { message: "boom" })).ok).toBe(true);
+    expect((await transition(db, running, "cancelled", { message: "too late" })).ok).toBe(false);
+    const rows = await deliveriesOf(db, endpoint.id);
+    expect(rows.map((r) => [r.eventType, JSON.parse(r.payload).data.id])).toEqual([
+      ["fine_tuning.job.failed", running],
+    ]);
   });
 });
