@@ -274,6 +274,7 @@ def _float32_cpu_copy(model: nn.Module) -> nn.Module:
 
     with no_init_weights():
         copy = type(model)._from_config(model.config, dtype=torch.float32, attn_implementation="sdpa")
+    copy.tie_weights()  # skipped under no_init_weights; without it a tied embedding is exported twice
     state = {name: t.detach().to("cpu", torch.float32) for name, t in model.state_dict().items()}
     copy.load_state_dict(state, strict=True)
     return copy.eval()
