@@ -200,34 +200,34 @@ export class EngineClient {
   }
 
   init(args: InitArgs): Promise<z.infer<typeof InitResult>> {
-    return this.call("init", args, InitResult, this.timeouts.init);
+    return this.request("init", args, InitResult, this.timeouts.init);
   }
 
   sample(args: SampleArgs): Promise<z.infer<typeof SampleResult>> {
-    return this.call("sample", args, SampleResult, this.timeouts.sample);
+    return this.request("sample", args, SampleResult, this.timeouts.sample);
   }
 
   forwardBackward(args: ForwardBackwardArgs): Promise<z.infer<typeof ForwardBackwardResult>> {
-    return this.call("forward_backward", args, ForwardBackwardResult, this.timeouts.forward_backward);
+    return this.request("forward_backward", args, ForwardBackwardResult, this.timeouts.forward_backward);
   }
 
   optimStep(args: { learning_rate: number; max_grad_norm: number }): Promise<z.infer<typeof OptimStepResult>> {
-    return this.call("optim_step", args, OptimStepResult, this.timeouts.optim_step);
+    return this.request("optim_step", args, OptimStepResult, this.timeouts.optim_step);
   }
 
   save(args: { path: string; merged: boolean; include_optimizer: boolean }): Promise<z.infer<typeof SaveResult>> {
-    return this.call("save", args, SaveResult, this.timeouts.save);
+    return this.request("save", args, SaveResult, this.timeouts.save);
   }
 
   exportOnnx(args: { path: string; opset: number }): Promise<z.infer<typeof SaveResult>> {
-    return this.call("export_onnx", args, SaveResult, this.timeouts.export_onnx);
+    return this.request("export_onnx", args, SaveResult, this.timeouts.export_onnx);
   }
 
   /** Asks the engine to exit, then waits for it; kills it if it does not go within the shutdown timeout. */
   async shutdown(): Promise<void> {
     if (!this.dead) {
       try {
-        await this.call("shutdown", {}, ShutdownResult, this.timeouts.shutdown);
+        await this.request("shutdown", {}, ShutdownResult, this.timeouts.shutdown);
       } catch {
         // Already dying or stuck: the kill below settles it.
       }
@@ -248,7 +248,8 @@ export class EngineClient {
     return this.exited;
   }
 
-  private call<S extends z.ZodType>(op: string, args: object, schema: S, timeoutMs: number): Promise<z.infer<S>> {
+  /** Sends any op and checks its result with `schema` (the typed methods above are built on it). */
+  request<S extends z.ZodType>(op: string, args: object, schema: S, timeoutMs: number): Promise<z.infer<S>> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<z.infer<S>>((resolve, reject) => {

@@ -127,7 +127,10 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
     }
 
     const source = new BatchSource(trainIndex, plan, hp.seed);
-    while (step < totalSteps) {
+    const loopStart = performance.now();
+    const firstStep = step;
+    let stoppedEarly = false;
+    while (step < totalSteps && !stoppedEarly) {
       const action = await waitWhilePaused(io, step, totalSteps, spec.runtime.pause_poll_ms);
       if (action === "cancel") {
         await io.emit([{ level: "info", message: `cancelled after step ${step} of ${totalSteps}` }]);
@@ -182,7 +185,17 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
         );
       }
 
-      const last = step === totalSteps;
+      // With a time limit, this step is the last when the next one would likely end past it.
+      const limit = spec.runtime.max_duration_s;
+      const elapsed = (performance.now() - loopStart) / 1000;
+      if (limit !== null && step < totalSteps && elapsed + elapsed / (step - firstStep) > limit) {
+        stoppedEarly = true;
+        events.push({
+          level: "warn",
+          message: `stopping after step ${step} of ${totalSteps}: the time limit of ${limit} s (runtime.max_duration_s) is reached`,
+        });
+      }
+      const last = step === totalSteps || stoppedEarly;
       if ((hp.eval_interval > 0 && step % hp.eval_interval === 0) || last) {
         const ev = await runEval();
         if (ev) {

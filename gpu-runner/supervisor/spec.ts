@@ -76,6 +76,11 @@ export const RuntimeSpec = z.object({
   pause_poll_ms: z.number().int().positive().default(1000),
   /** Fail the run after this many steps in a row with a non-finite loss. */
   max_consecutive_nan_steps: z.number().int().positive().default(3),
+  /**
+   * Stop early, as a success, once another step would end past this many seconds of training (measured
+   * from the first step; the final evaluation and checkpoint come after it). null: no limit.
+   */
+  max_duration_s: z.number().positive().nullable().default(null),
   /** Also write merged weights with every checkpoint (needed to start a new run from it). */
   save_merged: z.boolean().default(true),
 });
