@@ -116,13 +116,22 @@ def build_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
     return fast
 
 
-def encode_example(tok: PreTrainedTokenizerFast, a: int, b: int) -> tuple[list[int], int]:
-    """Token ids of prompt + answer + eos, and where the answer starts."""
-    r = row(a, b)
-    prompt = tok.apply_chat_template(r["messages"], add_generation_prompt=True, tokenize=False)
-    prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tok(r["answer"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    return prompt_ids + answer_ids, len(prompt_ids)
+def encode_examples(tok: PreTrainedTokenizerFast, problems: list[tuple[int, int]]) -> list[tuple[list[int], int]]:
+    """Token ids of prompt + answer + eos, and where the answer starts, for many problems at once.
+
+    The chat template is rendered once around a placeholder (checked against a real rendering), so
+    thousands of examples cost one batched call into the Rust tokenizer.
+    """
+    marker = "\x00"
+    before, after = tok.apply_chat_template(
+        [{"role": "user", "content": marker}], add_generation_prompt=True, tokenize=False
+    ).split(marker)
+    rows = [row(a, b) for a, b in problems]
+    prompts = [before + r["messages"][0]["content"] + after for r in rows]
+    assert prompts[0] == tok.apply_chat_template(rows[0]["messages"], add_generation_prompt=True, tokenize=False)
+    prompt_ids = tok(prompts, add_special_tokens=False)["input_ids"]
+    answer_ids = tok([r["answer"] for r in rows], add_special_tokens=False)["input_ids"]
+    return [(p + a + [tok.eos_token_id], len(p)) for p, a in zip(prompt_ids, answer_ids)]
 
 
 # ---- pre-training and measuring --------------------------------------------------------------------
@@ -131,12 +140,13 @@ def encode_example(tok: PreTrainedTokenizerFast, a: int, b: int) -> tuple[list[i
 def pretrain(model, tok, cfg: BuildConfig, held_out: set[tuple[int, int]]) -> None:
     rng = random.Random(cfg.seed + 1)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    pool = encode_examples(tok, [draw_train(rng, cfg, held_out) for _ in range(cfg.pretrain_steps * cfg.batch_size)])
     model.train()
     for step in range(cfg.pretrain_steps):
         lr = cfg.lr * min(1.0, (step + 1) / 50)  # short warm-up, then constant
         for group in opt.param_groups:
             group["lr"] = lr
-        examples = [encode_example(tok, *draw_train(rng, cfg, held_out)) for _ in range(cfg.batch_size)]
+        examples = pool[step * cfg.batch_size : (step + 1) * cfg.batch_size]
         T = max(len(ids) for ids, _ in examples)
         input_ids_BT = torch.full((len(examples), T), tok.pad_token_id)
         labels_BT = torch.full((len(examples), T), -100)
@@ -163,7 +173,7 @@ def accuracy(model, tok, problems: list[tuple[int, int]], temperature: float, se
     """Exact match of a sampled answer (temperature 0 = greedy), left-padded batch, no KV cache needed."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    prompts = [encode_example(tok, a, b) for a, b in problems]
+    prompts = encode_examples(tok, problems)
     prompt_ids = [ids[:start] for ids, start in prompts]
     P = max(len(p) for p in prompt_ids)
     input_ids_BT = torch.tensor([[tok.pad_token_id] * (P - len(p)) + p for p in prompt_ids])
@@ -260,8 +270,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a smaller, barely trained model for fast tests")
     ap.add_argument("--pretrain-steps", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args()
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    # One thread: on a small, shared CPU box more threads spin against each other (20x slower here).
+    torch.set_num_threads(args.threads)
     cfg = BuildConfig(seed=args.seed, **(QUICK if args.quick else {}))
     if args.pretrain_steps is not None:
         cfg.pretrain_steps = args.pretrain_steps
