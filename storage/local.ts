@@ -18,6 +18,8 @@ import { assertValidKey, assertValidPrefix, assertValidRange, clampRange } from 
 
 /** Temp files live here, inside the root; this first segment is reserved and never listed. */
 const TMP_DIR = ".rft-tmp";
+/** Temp files older than this are leftovers of a crashed process; a live write touches its file far more often. */
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 const READ_CHUNK_BYTES = 256 * 1024;
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
@@ -39,9 +41,22 @@ export function createLocalStore(rootDir: string): ObjectStore {
     return file;
   }
 
+  // Once per store, on its first write: remove what crashed processes left in the temp folder.
+  let sweep: Promise<void> | undefined;
+  async function sweepStaleTemps(): Promise<void> {
+    const names = await readdir(tmpRoot).catch(() => [] as string[]);
+    for (const name of names) {
+      const file = path.join(tmpRoot, name);
+      const stats = await stat(file).catch(() => null);
+      if (stats && Date.now() - stats.mtimeMs > STALE_TEMP_MS) await unlink(file).catch(() => {});
+    }
+  }
+
   /** Creates a temp file, lets `fill` write it, flushes it to disk; on any failure the temp file is gone. */
   async function writeTemp(fill: (file: FileHandle) => Promise<void>): Promise<string> {
     await mkdir(tmpRoot, { recursive: true });
+    sweep ??= sweepStaleTemps();
+    await sweep;
     const tmp = path.join(tmpRoot, randomUUID());
     const file = await open(tmp, "wx");
     try {

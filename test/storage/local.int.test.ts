@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,18 @@ describe("local directory store: the files behind the keys", () => {
     await expect(store.put("failed/put", source.stream)).rejects.toThrow(/failed on purpose/);
     expect(await readdir(path.join(root, TMP_DIR))).toEqual([]);
     await expect(stat(path.join(root, "failed/put"))).rejects.toThrow();
+  });
+
+  it("sweeps temp files that crashed processes left a day ago, on a new store's first write", async () => {
+    const leftover = path.join(root, TMP_DIR, "left-by-a-crash");
+    const recent = path.join(root, TMP_DIR, "being-written-right-now");
+    await writeFile(leftover, "stale");
+    await writeFile(recent, "fresh");
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    await utimes(leftover, twoDaysAgo, twoDaysAgo);
+    await createLocalStore(root).put("after-crash", streamOf(randomBytes(3)));
+    expect(await readdir(path.join(root, TMP_DIR))).toEqual(["being-written-right-now"]);
+    await rm(recent);
   });
 
   it("refuses a key that is also a folder of other keys with `conflict`, and prunes folders on delete", async () => {
