@@ -104,7 +104,8 @@ def _to_float(value):
 def _handle(req):
     global _grade, _in_grader
     used = resource.getrusage(resource.RUSAGE_SELF)
-    budget = int(used.ru_utime + used.ru_stime) + max(1, int(req.get("cpu", 10)))
+    # Soft limit at ceil(now + budget): the grader gets between `cpu` and `cpu + 1` seconds of CPU.
+    budget = math.ceil(used.ru_utime + used.ru_stime + max(1, int(req.get("cpu", 10))))
     resource.setrlimit(resource.RLIMIT_CPU, (budget, resource.RLIM_INFINITY))
     _in_grader = True
     try:

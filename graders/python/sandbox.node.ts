@@ -99,7 +99,9 @@ class Worker {
     const first = this.source === null;
     this.source = job.request.source;
     this.inFlight.push(job);
-    const cpu = Math.max(1, Math.ceil((job.request.timeoutMs ?? this.pool.timeoutMs) / 1000));
+    // CPU budget 60% of the wall-clock one, so a busy loop ends with the clean in-process error (worker kept)
+    // before the wall clock has to kill the worker.
+    const cpu = Math.max(1, Math.floor((0.6 * (job.request.timeoutMs ?? this.pool.timeoutMs)) / 1000));
     const line = JSON.stringify({ id: job.id, cpu, ...(first ? { src: job.request.source } : {}), sample: job.request.sample, item: job.request.item });
     this.proc.stdin!.write(`${line}\n`);
     if (this.inFlight.length === 1) this.armHead();
