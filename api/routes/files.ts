@@ -96,7 +96,6 @@ export function filesRoutes(deps: AppDeps) {
           onAbandoned: () => c.header("connection", "close"),
           maxBodyBytes: limits.maxFileBytes + MULTIPART_OVERHEAD,
           onField(name, value) {
-            if (name === "file") return;
             if (!FIELDS.has(name)) throw badRequest(`Unknown parameter: '${name}'.`, name, "unknown_parameter");
             fields.set(name, value);
           },

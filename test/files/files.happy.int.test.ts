@@ -108,3 +108,31 @@ describe.each(["local", "s3"] as const)("files on the %s store", (kind) => {
     expect(page.has_more).toBe(true);
   });
 });
+
+it("documents the Files and Uploads routes in /openapi.json", async () => {
+  const server = await startServer();
+  try {
+    const doc = (await (await fetch(`${server.origin}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    for (const [path, method] of [
+      ["/v1/files", "post"],
+      ["/v1/files", "get"],
+      ["/v1/files/{file_id}", "get"],
+      ["/v1/files/{file_id}", "delete"],
+      ["/v1/files/{file_id}/content", "get"],
+      ["/v1/uploads", "post"],
+      ["/v1/uploads/{upload_id}/parts", "post"],
+      ["/v1/uploads/{upload_id}/complete", "post"],
+      ["/v1/uploads/{upload_id}/cancel", "post"],
+    ] as const) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    }
+    const upload = doc.paths["/v1/files"]?.post as {
+      requestBody: { content: Record<string, { schema: { required: string[] } }> };
+    };
+    expect(upload.requestBody.content["multipart/form-data"]?.schema.required).toEqual(["file", "purpose"]);
+  } finally {
+    await server.stop();
+  }
+});
