@@ -19,8 +19,8 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
 import { HttpRunnerIO, type RemoteSpec, RunnerClient } from "../../gpu-runner/supervisor/http-io.ts";
 
 export interface FakeRunnerOptions {
@@ -45,14 +45,27 @@ export interface FakeRunnerResult {
 }
 
 export async function runFakeRunner(options: FakeRunnerOptions): Promise<FakeRunnerResult> {
-  const client = new RunnerClient({ apiUrl: options.apiUrl, token: options.token, retry: { deadlineMs: 10_000 }, log: () => {} });
+  const client = new RunnerClient({
+    apiUrl: options.apiUrl,
+    token: options.token,
+    retry: { deadlineMs: 10_000 },
+    log: () => {},
+  });
   const spec = await client.spec();
   const workDir = options.workDir ?? (await mkdtemp(path.join(tmpdir(), "fake-runner-")));
-  const io = new HttpRunnerIO(client, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? spec.heartbeat_interval_ms, flushMs: 50 });
+  const io = new HttpRunnerIO(client, {
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? spec.heartbeat_interval_ms,
+    flushMs: 50,
+  });
   io.startKeepalive(spec.resume?.step ?? 0);
 
   let downloadedBytes = 0;
-  const all = [spec.training_file, ...(spec.validation_file ? [spec.validation_file] : []), ...spec.model.files, ...(spec.resume?.files ?? [])];
+  const all = [
+    spec.training_file,
+    ...(spec.validation_file ? [spec.validation_file] : []),
+    ...spec.model.files,
+    ...(spec.resume?.files ?? []),
+  ];
   for (const [i, f] of all.entries()) {
     const dest = path.join(workDir, "downloads", String(i), ...f.name.split("/"));
     await client.download(f, dest);
@@ -63,7 +76,9 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<FakeRun
   const start = spec.resume?.step ?? 0;
   const every = options.checkpointEvery ?? Number(spec.method.hyperparameters.checkpoint_interval ?? 2);
   await io.begin({ totalSteps: total, resumedFromStep: start });
-  await io.emit([{ level: "info", message: `fake-runner started at step ${start} of ${total} (attempt ${spec.run.attempt})` }]);
+  await io.emit([
+    { level: "info", message: `fake-runner started at step ${start} of ${total} (attempt ${spec.run.attempt})` },
+  ]);
   const steps: number[] = [];
   for (let step = start + 1; step <= total; step++) {
     if (options.crashAtStep === step && spec.run.attempt === 1) process.exit(1);

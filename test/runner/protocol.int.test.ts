@@ -68,7 +68,10 @@ describe("a whole run through the protocol", () => {
     expect(result.spec.model.files.map((f) => f.name).sort()).toEqual(["config.json", "model.safetensors"]);
     // Local store: signed URLs on this API, streamed; every byte arrived.
     expect(result.spec.training_file.url).toContain("/runner/v1/objects/");
-    const expected = [result.spec.training_file, result.spec.validation_file!, ...result.spec.model.files].reduce((n, f) => n + f.bytes, 0);
+    const expected = [result.spec.training_file, result.spec.validation_file!, ...result.spec.model.files].reduce(
+      (n, f) => n + f.bytes,
+      0,
+    );
     expect(result.downloadedBytes).toBe(expected);
     expect(result.spec.training_file.bytes).toBe(Buffer.byteLength(seeded.trainingText));
 
@@ -78,7 +81,11 @@ describe("a whole run through the protocol", () => {
     expect(job.currentStep).toBe(4);
     expect(job.trainedTokens).toBe(4 * 100); // tokens_per_s 200 × step_time_s 0.5 per step
 
-    const ckpts = await server.deps.db.select().from(checkpoints).where(eq(checkpoints.jobId, seeded.jobId)).orderBy(checkpoints.stepNumber);
+    const ckpts = await server.deps.db
+      .select()
+      .from(checkpoints)
+      .where(eq(checkpoints.jobId, seeded.jobId))
+      .orderBy(checkpoints.stepNumber);
     expect(ckpts.map((c) => c.stepNumber)).toEqual([2, 4]);
     expect(ckpts[1]!.modelName).toBe(`${job.fineTunedModel}:ckpt-step-4`);
     expect(ckpts[1]!.files.map((f) => f.name).sort()).toEqual(["merged/model.safetensors", "supervisor_state.json"]);
@@ -88,7 +95,12 @@ describe("a whole run through the protocol", () => {
     expect(ckpts[1]!.objectPrefix).toBe(`checkpoints/${seeded.projectId}/${seeded.jobId}/step-4`);
 
     const model = (await server.deps.db.select().from(models).where(eq(models.id, job.fineTunedModel!)))[0];
-    expect(model).toMatchObject({ kind: "fine_tuned", projectId: seeded.projectId, checkpointId: ckpts[1]!.id, objectPrefix: `${ckpts[1]!.objectPrefix}/merged` });
+    expect(model).toMatchObject({
+      kind: "fine_tuned",
+      projectId: seeded.projectId,
+      checkpointId: ckpts[1]!.id,
+      objectPrefix: `${ckpts[1]!.objectPrefix}/merged`,
+    });
 
     const events = await eventsOf(seeded.jobId);
     const metrics = events.filter((e) => e.type === "metrics");
@@ -101,7 +113,9 @@ describe("a whole run through the protocol", () => {
       full_valid_mean_reward: 0.25,
       timing: { step: { full_iteration: 0.5 } },
     });
-    expect(metrics[1]!.message).toBe("Step 2/4, train mean reward=0.50, full validation mean reward=0.25, train loss=0.5000");
+    expect(metrics[1]!.message).toBe(
+      "Step 2/4, train mean reward=0.50, full validation mean reward=0.25, train loss=0.5000",
+    );
     const messages = events.map((e) => e.message);
     expect(messages).toContain(`New fine-tuned model created: ${job.fineTunedModel}`);
     expect(messages.some((m) => m.startsWith("Runner started (attempt 1 of 3)"))).toBe(true);
@@ -119,14 +133,19 @@ describe("a whole run through the protocol", () => {
     expect(r1.steps).toEqual([1, 2, 3]);
     // What the reaper does to a lost run: end it, requeue the job.
     await server.deps.db.update(runs).set({ status: "ended" }).where(eq(runs.id, first.runId));
-    expect((await transition(server.deps.db, seeded.jobId, "queued", { message: "requeued" }, { from: ["running"] })).ok).toBe(true);
+    expect(
+      (await transition(server.deps.db, seeded.jobId, "queued", { message: "requeued" }, { from: ["running"] })).ok,
+    ).toBe(true);
 
     const second = await launch(seeded.jobId);
     expect(second.runId).not.toBe(first.runId);
     const r2 = await runFakeRunner({ apiUrl: server.origin, token: second.token });
     expect(r2.spec.resume?.step).toBe(2);
     expect(r2.spec.run.attempt).toBe(1); // attempts count lost runs; the test requeued by hand without counting
-    expect(r2.spec.resume?.files.map((f) => f.name).sort()).toEqual(["merged/model.safetensors", "supervisor_state.json"]);
+    expect(r2.spec.resume?.files.map((f) => f.name).sort()).toEqual([
+      "merged/model.safetensors",
+      "supervisor_state.json",
+    ]);
     expect(r2.steps).toEqual([3, 4, 5, 6]);
     expect(r2.status).toBe("succeeded");
 
@@ -140,7 +159,12 @@ describe("control: heartbeat answers follow the job's status", () => {
     const seeded = await seedJob(server.deps);
     const run = await launch(seeded.jobId);
     expect((await call(run.token, "GET", "/spec")).status).toBe(200);
-    const beat = async () => ((await (await call(run.token, "POST", "/heartbeat", { step: 1, status: "running" })).json()) as { action: string }).action;
+    const beat = async () =>
+      (
+        (await (await call(run.token, "POST", "/heartbeat", { step: 1, status: "running" })).json()) as {
+          action: string;
+        }
+      ).action;
     expect(await beat()).toBe("continue");
     await transition(server.deps.db, seeded.jobId, "paused", { message: "paused by test" });
     expect(await beat()).toBe("pause");
@@ -173,7 +197,8 @@ describe("control: heartbeat answers follow the job's status", () => {
     const seeded = await seedJob(server.deps);
     const run = await launch(seeded.jobId);
     await call(run.token, "GET", "/spec");
-    const error = "trainer engine exited with code 1 during 'sample'; last stderr lines:\ntorch.OutOfMemoryError: CUDA out of memory";
+    const error =
+      "trainer engine exited with code 1 during 'sample'; last stderr lines:\ntorch.OutOfMemoryError: CUDA out of memory";
     const res = await call(run.token, "POST", "/status", { status: "failed", error, step: 3 });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ job_status: "failed", fine_tuned_model: null });
@@ -211,7 +236,9 @@ describe("tokens are scoped to one job", () => {
   it("no token and a wrong token are 401 in the error envelope", async () => {
     const none = await fetch(`${server.origin}/runner/v1/spec`);
     expect(none.status).toBe(401);
-    expect(await none.json()).toEqual({ error: { message: expect.any(String), type: "authentication_error", param: null, code: "missing_run_token" } });
+    expect(await none.json()).toEqual({
+      error: { message: expect.any(String), type: "authentication_error", param: null, code: "missing_run_token" },
+    });
     const wrong = await call("rft-run-not-a-real-token", "GET", "/spec");
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("invalid_run_token");
@@ -254,7 +281,10 @@ describe("tokens are scoped to one job", () => {
   });
 
   it("upload URLs only cover the job's own checkpoint prefix", async () => {
-    const res = await call(a.token, "POST", "/checkpoints/uploads", { step: 1, files: [{ name: "merged/model.safetensors", bytes: 3 }] });
+    const res = await call(a.token, "POST", "/checkpoints/uploads", {
+      step: 1,
+      files: [{ name: "merged/model.safetensors", bytes: 3 }],
+    });
     const plan = (await res.json()) as { prefix: string; uploads: { url: string }[] };
     expect(plan.prefix).toBe(`checkpoints/${(await jobRow(server.deps, a.jobId)).projectId}/${a.jobId}/step-1`);
     const put = await fetch(plan.uploads[0]!.url, { method: "PUT", body: "abc" });
@@ -266,20 +296,37 @@ describe("tokens are scoped to one job", () => {
   });
 
   it("a checkpoint whose files were not uploaded is refused, naming the file", async () => {
-    const res = await call(a.token, "POST", "/checkpoints", { step: 1, files: [{ name: "adapter/missing.safetensors", bytes: 10 }] });
+    const res = await call(a.token, "POST", "/checkpoints", {
+      step: 1,
+      files: [{ name: "adapter/missing.safetensors", bytes: 10 }],
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
-      error: { message: "Checkpoint file 'adapter/missing.safetensors' was not uploaded.", type: "invalid_request_error", param: "files.0.name", code: "file_not_uploaded" },
+      error: {
+        message: "Checkpoint file 'adapter/missing.safetensors' was not uploaded.",
+        type: "invalid_request_error",
+        param: "files.0.name",
+        code: "file_not_uploaded",
+      },
     });
-    const wrongSize = await call(a.token, "POST", "/checkpoints", { step: 1, files: [{ name: "merged/model.safetensors", bytes: 4 }] });
+    const wrongSize = await call(a.token, "POST", "/checkpoints", {
+      step: 1,
+      files: [{ name: "merged/model.safetensors", bytes: 4 }],
+    });
     expect(wrongSize.status).toBe(400);
     expect(((await wrongSize.json()) as { error: { code: string } }).error.code).toBe("size_mismatch");
-    const rows = await server.deps.db.select().from(checkpoints).where(and(eq(checkpoints.jobId, a.jobId)));
+    const rows = await server.deps.db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.jobId, a.jobId)));
     expect(rows).toHaveLength(0);
   });
 
   it("bodies are checked on arrival: the first bad field is named", async () => {
-    const bad = await call(a.token, "POST", "/checkpoints/uploads", { step: 1, files: [{ name: "../escape", bytes: 1 }] });
+    const bad = await call(a.token, "POST", "/checkpoints/uploads", {
+      step: 1,
+      files: [{ name: "../escape", bytes: 1 }],
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("files.0.name");
     const badMetrics = await call(a.token, "POST", "/events", { metrics: [{ step: -1 }] });

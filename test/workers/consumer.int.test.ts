@@ -51,7 +51,12 @@ describe("consumer", () => {
 
   it("a send in this process wakes the consumer at once instead of after its poll interval", async () => {
     let at = 0;
-    const consumer = startConsumer({ queue, pollMs: 5_000, log: quiet, handlers: { dispatch: async () => void (at = Date.now()) } });
+    const consumer = startConsumer({
+      queue,
+      pollMs: 5_000,
+      log: quiet,
+      handlers: { dispatch: async () => void (at = Date.now()) },
+    });
     await new Promise((r) => setTimeout(r, 100)); // the consumer is now asleep in its 5 s poll
     const sent = Date.now();
     await queue.send({ kind: "dispatch", jobId: "ftjob-wake" });
@@ -75,13 +80,18 @@ describe("consumer", () => {
           throw new Error("backend down");
         },
       },
-      onPoison: async (message, error, deliveries) => void poisoned.push({ message, error: (error as Error).message, deliveries }),
+      onPoison: async (message, error, deliveries) =>
+        void poisoned.push({ message, error: (error as Error).message, deliveries }),
     });
     await queue.send({ kind: "dispatch", jobId: "ftjob-poison" });
     await waitFor(async () => poisoned.length === 1, 10_000, "poison");
     await consumer.stop();
     expect(attempts).toHaveLength(4);
-    expect(poisoned[0]).toEqual({ message: { kind: "dispatch", jobId: "ftjob-poison" }, error: "backend down", deliveries: 4 });
+    expect(poisoned[0]).toEqual({
+      message: { kind: "dispatch", jobId: "ftjob-poison" },
+      error: "backend down",
+      deliveries: 4,
+    });
     // Delays grow: 20, 40, 80 ms (±20 %).
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
     expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
@@ -89,10 +99,19 @@ describe("consumer", () => {
   });
 
   it("a body that is not a QueueMessage is dropped, not retried forever", async () => {
-    await db.insert(queueMessages).values({ id: "msg_bad", topic: "dispatch", body: { kind: "dispatch" }, availableAt: 0 });
-    await db.run(sql`INSERT INTO queue_messages (id, topic, body, available_at, deliveries, created_at) VALUES ('msg_junk', 'dispatch', 'not json', 0, 0, 0)`);
+    await db
+      .insert(queueMessages)
+      .values({ id: "msg_bad", topic: "dispatch", body: { kind: "dispatch" }, availableAt: 0 });
+    await db.run(
+      sql`INSERT INTO queue_messages (id, topic, body, available_at, deliveries, created_at) VALUES ('msg_junk', 'dispatch', 'not json', 0, 0, 0)`,
+    );
     const lines: string[] = [];
-    const consumer = startConsumer({ queue, pollMs: 10, log: (l) => lines.push(l), handlers: { dispatch: async () => {} } });
+    const consumer = startConsumer({
+      queue,
+      pollMs: 10,
+      log: (l) => lines.push(l),
+      handlers: { dispatch: async () => {} },
+    });
     await waitFor(async () => Object.keys(await queue.depth()).length === 0, 5000, "drop");
     await consumer.stop();
     expect(lines.filter((l) => l.includes("dropping malformed message"))).toHaveLength(2);

@@ -53,7 +53,12 @@ describe("table queue", () => {
     expect(await queue.depth()).toEqual({ validate: 1, dispatch: 1 });
     const got = await queue.lease("dispatch", { max: 10, leaseMs: 1000 });
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({ topic: "dispatch", body: { kind: "dispatch", jobId: "ftjob-b" }, deliveries: 1, leaseUntil: now + 1000 });
+    expect(got[0]).toMatchObject({
+      topic: "dispatch",
+      body: { kind: "dispatch", jobId: "ftjob-b" },
+      deliveries: 1,
+      leaseUntil: now + 1000,
+    });
     await queue.ack(got[0]!.id);
     expect(await queue.depth()).toEqual({ validate: 1 });
     await expect(queue.send({ kind: "dispatch" } as never)).rejects.toThrow();
@@ -123,8 +128,16 @@ describe("table queue", () => {
     for (let i = 0; i < n; i++) await queue.send({ kind: "dispatch", jobId: `ftjob-p${i}` });
     const tsx = join(process.cwd(), "node_modules/.bin/tsx");
     const worker = join(process.cwd(), "test/workers/lease-worker.ts");
-    const outs = await Promise.all([1, 4].map((max) => run(tsx, [worker, file, String(max)], { maxBuffer: 10 * 1024 * 1024 })));
-    const lines = outs.flatMap((o) => o.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { id: string; deliveries: number; pid: number }));
+    const outs = await Promise.all(
+      [1, 4].map((max) => run(tsx, [worker, file, String(max)], { maxBuffer: 10 * 1024 * 1024 })),
+    );
+    const lines = outs.flatMap((o) =>
+      o.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; deliveries: number; pid: number }),
+    );
     expect(lines).toHaveLength(n);
     expect(new Set(lines.map((l) => l.id)).size).toBe(n);
     expect(lines.every((l) => l.deliveries === 1)).toBe(true);

@@ -64,7 +64,9 @@ const reaper = (options: { nudgeAfterMs?: number } = {}) =>
 
 const pendingFor = async (jobId: string) => {
   const msgs = await server.queue.lease(undefined, { max: 100, leaseMs: 1 });
-  const mine = msgs.filter((m) => (m.body as { jobId?: string }).jobId === jobId).map((m) => (m.body as { kind: string }).kind);
+  const mine = msgs
+    .filter((m) => (m.body as { jobId?: string }).jobId === jobId)
+    .map((m) => (m.body as { kind: string }).kind);
   for (const m of msgs) await server.queue.ack(m.id);
   return mine;
 };
@@ -76,7 +78,9 @@ const drainAll = async () => {
 };
 const runOf = async (runId: string) => (await server.deps.db.select().from(runs).where(eq(runs.id, runId)))[0]!;
 const messages = async (jobId: string) =>
-  (await server.deps.db.select().from(jobEvents).where(eq(jobEvents.jobId, jobId)).orderBy(jobEvents.id)).map((e) => `${e.level}: ${e.message}`);
+  (await server.deps.db.select().from(jobEvents).where(eq(jobEvents.jobId, jobId)).orderBy(jobEvents.id)).map(
+    (e) => `${e.level}: ${e.message}`,
+  );
 
 describe("reaper", () => {
   it("requeues a run whose heartbeat stopped; the next run resumes from the last checkpoint", async () => {
@@ -92,7 +96,10 @@ describe("reaper", () => {
     offsetMs = 61_000;
     const report = await reaper().sweep();
     expect(report.requeued).toEqual([seeded.jobId]);
-    expect(report.ended[0]).toMatchObject({ runId: first.runId, reason: expect.stringMatching(/^no heartbeat for 6\d s$/) });
+    expect(report.ended[0]).toMatchObject({
+      runId: first.runId,
+      reason: expect.stringMatching(/^no heartbeat for 6\d s$/),
+    });
     expect(scripted.cancelled).toContain(first.runId);
     expect((await runOf(first.runId)).status).toBe("ended");
     const job = await jobRow(server.deps, seeded.jobId);
@@ -100,7 +107,9 @@ describe("reaper", () => {
     expect(job.attempts).toBe(1);
     expect(await pendingFor(seeded.jobId)).toEqual(["dispatch"]);
     expect(await messages(seeded.jobId)).toContainEqual(
-      expect.stringMatching(/^warn: The runner was lost \(no heartbeat for 6\d s; attempt 1 of 3\); requeued, the next run resumes from the checkpoint at step 2\.$/),
+      expect.stringMatching(
+        /^warn: The runner was lost \(no heartbeat for 6\d s; attempt 1 of 3\); requeued, the next run resumes from the checkpoint at step 2\.$/,
+      ),
     );
     // A second sweep does nothing more (the run is already ended).
     expect((await reaper().sweep()).requeued).toEqual([]);
@@ -126,7 +135,9 @@ describe("reaper", () => {
     expect(job.status).toBe("failed");
     expect(job.error).toEqual({
       code: "runner_lost",
-      message: expect.stringMatching(/^The runner was lost 1 time \(last: no heartbeat for \d+ s\); giving up\. Progress up to step 2 is kept in its checkpoint\.$/),
+      message: expect.stringMatching(
+        /^The runner was lost 1 time \(last: no heartbeat for \d+ s\); giving up\. Progress up to step 2 is kept in its checkpoint\.$/,
+      ),
       param: null,
     });
     expect(job.finishedAt).toBeGreaterThan(0);
@@ -141,7 +152,9 @@ describe("reaper", () => {
     expect((await reaper().sweep()).ended).toEqual([]);
     offsetMs = 301_000;
     const report = await reaper().sweep();
-    expect(report.ended).toEqual([{ runId: run.runId, jobId: seeded.jobId, reason: "the runner did not start within 300 s" }]);
+    expect(report.ended).toEqual([
+      { runId: run.runId, jobId: seeded.jobId, reason: "the runner did not start within 300 s" },
+    ]);
     const job = await jobRow(server.deps, seeded.jobId);
     expect(job).toMatchObject({ status: "queued", attempts: 1 });
     expect(await pendingFor(seeded.jobId)).toEqual(["dispatch"]);
@@ -169,7 +182,9 @@ describe("reaper", () => {
     expect((await reaper().sweep()).ended).toEqual([]);
     offsetMs = 61_000;
     const report = await reaper().sweep();
-    expect(report.ended).toEqual([{ runId: run.runId, jobId: seeded.jobId, reason: "the job is cancelled; stopping its runner" }]);
+    expect(report.ended).toEqual([
+      { runId: run.runId, jobId: seeded.jobId, reason: "the job is cancelled; stopping its runner" },
+    ]);
     expect(scripted.cancelled).toContain(run.runId);
     expect((await jobRow(server.deps, seeded.jobId)).status).toBe("cancelled");
   });
@@ -197,7 +212,10 @@ describe("reaper", () => {
     offsetMs = 100_000;
     const later = await r.sweep();
     expect(later.nudged).not.toContain(queued.jobId);
-    await server.deps.db.update(runs).set({ status: "ended" }).where(and(eq(runs.id, run.runId)));
+    await server.deps.db
+      .update(runs)
+      .set({ status: "ended" })
+      .where(and(eq(runs.id, run.runId)));
     await transition(server.deps.db, queued.jobId, "cancelled", { message: "done with it" });
   });
 });
