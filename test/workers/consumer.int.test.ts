@@ -55,7 +55,11 @@ describe("consumer", () => {
       queue,
       pollMs: 5_000,
       log: quiet,
-      handlers: { dispatch: async () => void (at = Date.now()) },
+      handlers: {
+        dispatch: async () => {
+          at = Date.now();
+        },
+      },
     });
     await new Promise((r) => setTimeout(r, 100)); // the consumer is now asleep in its 5 s poll
     const sent = Date.now();
