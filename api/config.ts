@@ -15,10 +15,32 @@ export const EnvSchema = z
     HOST: z.string().default("127.0.0.1"),
     RFT_DATA_DIR: z.string().default(".data"),
     RFT_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
-    RFT_MAX_FILE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
-    RFT_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024 * 1024),
-    RFT_MAX_PART_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
-    RFT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+    RFT_MAX_FILE_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(512 * 1024 * 1024),
+    RFT_MAX_UPLOAD_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024 * 1024),
+    RFT_MAX_PART_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    RFT_MAX_LINE_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024),
+    RFT_GRADER_BASE_URL: z.url().optional(),
+    RFT_GRADER_API_KEY: z.string().optional(),
+    RFT_EMBEDDING_MODEL: z.string().optional(),
+    RFT_PYTHON_GRADER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+    /** Register this Hugging Face folder as a base model at start-up (name = folder name); default: the tiny model. */
+    RFT_BASE_MODEL_DIR: z.string().optional(),
     S3_ENDPOINT: z.url().optional(),
     S3_BUCKET: z.string().min(1).optional(),
     S3_REGION: z.string().default("us-east-1"),

@@ -1,12 +1,13 @@
 /**
- * The Node entry (`npm start`): the embedded default — SQLite file, local object store, in-process queue — all
- * under RFT_DATA_DIR, or S3 when S3_BUCKET is set.
+ * The Node entry (`npm start`): the embedded default — SQLite file, local object store, in-process queue and
+ * workers — all under RFT_DATA_DIR, or S3 when S3_BUCKET is set.
  */
 import { serve } from "@hono/node-server";
 import { ensureBootstrapKey } from "../db/queries/auth.ts";
 import { createApp } from "./app.ts";
 import { parseEnv } from "./config.ts";
 import { buildNodeDeps } from "./node-deps.ts";
+import { startServices } from "./node-services.ts";
 
 const env = (() => {
   try {
@@ -21,8 +22,10 @@ const runtime = await buildNodeDeps(env);
 const boot = await ensureBootstrapKey(runtime.deps.db, env.RFT_API_KEY);
 const app = createApp(runtime.deps);
 
-const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-  const base = `http://${info.address}:${info.port}`;
+const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, async (info) => {
+  const host = info.address.includes(":") ? `[${info.address}]` : info.address;
+  const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;
+  const services = await startServices(runtime, { apiBaseUrl: base, env });
   console.log(`RFT API listening on ${base}/v1  (data: ${runtime.dataDir}, objects: ${runtime.deps.store.kind})`);
   console.log(`API reference: ${base}/docs`);
   if (boot.secret) {
@@ -30,11 +33,13 @@ const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (
     console.log(`  ${boot.secret}\n`);
     console.log(`  export OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${boot.secret}\n`);
   }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      server.close();
+      void services
+        .stop()
+        .then(() => runtime.close())
+        .then(() => process.exit(0));
+    });
+  }
 });
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    server.close();
-    void runtime.close().then(() => process.exit(0));
-  });
-}

@@ -49,7 +49,10 @@ export function errorHandler(err: Error, c: Context): Response {
   // Hono's own HTTPException (e.g. body limit) carries a status.
   const status = (err as { status?: unknown }).status;
   if (typeof status === "number" && status >= 400 && status < 500) {
-    return c.json(new ApiError(status as ContentfulStatusCode, err.message || "Bad request").toJSON(), status as ContentfulStatusCode);
+    return c.json(
+      new ApiError(status as ContentfulStatusCode, err.message || "Bad request").toJSON(),
+      status as ContentfulStatusCode,
+    );
   }
   console.error(`[${c.get("requestId" as never) ?? "-"}]`, err);
   return c.json(new ApiError(500, "The server had an error while processing your request.").toJSON(), 500);

@@ -3,11 +3,12 @@ import { join, resolve } from "node:path";
 import { openNodeDb } from "../db/node.ts";
 import { createNodeGraderContext } from "../graders/node.ts";
 import { createObjectStore } from "../storage/index.ts";
+import { createTableQueue, type TableQueue } from "../workers/queue-table.ts";
 import { type Env, limitsFrom } from "./config.ts";
 import type { AppDeps } from "./deps.ts";
 
 export interface NodeRuntime {
-  deps: AppDeps;
+  deps: AppDeps & { queue: TableQueue };
   dataDir: string;
   /** Waits for background work (dataset validation) to settle, then closes the database. */
   close: () => Promise<void>;
@@ -16,7 +17,7 @@ export interface NodeRuntime {
 export async function buildNodeDeps(env: Env): Promise<NodeRuntime> {
   const dataDir = resolve(env.RFT_DATA_DIR);
   const { db, close: closeDb } = await openNodeDb(join(dataDir, "rft.db"));
-  const store = createObjectStore(
+  const store = await createObjectStore(
     env.S3_BUCKET
       ? {
           kind: "s3",
@@ -31,13 +32,16 @@ export async function buildNodeDeps(env: Env): Promise<NodeRuntime> {
   );
   const pending = new Set<Promise<unknown>>();
   const graders = await createNodeGraderContext(env);
-  const deps: AppDeps = {
+  const deps: NodeRuntime["deps"] = {
+    queue: createTableQueue(db),
     db,
     store,
     limits: limitsFrom(env),
     graders,
     background: (task) => {
-      const tracked = task.catch((err) => console.error("background task failed:", err)).finally(() => pending.delete(tracked));
+      const tracked = task
+        .catch((err) => console.error("background task failed:", err))
+        .finally(() => pending.delete(tracked));
       pending.add(tracked);
     },
   };

@@ -3,15 +3,26 @@
  * self-hosted box. Each operation shows its summary and request/response schemas.
  */
 type Doc = { info?: { title?: string; version?: string }; paths?: Record<string, Record<string, Operation>> };
-type Operation = { summary?: string; description?: string; requestBody?: unknown; responses?: unknown; parameters?: unknown };
+type Operation = {
+  summary?: string;
+  description?: string;
+  requestBody?: unknown;
+  responses?: unknown;
+  parameters?: unknown;
+};
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
 export function renderReference(doc: Doc): string {
   const ops: string[] = [];
   for (const [path, methods] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(methods)) {
-      const detail = JSON.stringify({ parameters: op.parameters, requestBody: op.requestBody, responses: op.responses }, null, 2);
+      const detail = JSON.stringify(
+        { parameters: op.parameters, requestBody: op.requestBody, responses: op.responses },
+        null,
+        2,
+      );
       ops.push(
         `<section><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${esc(path)}</code></h3>` +
           `<p>${esc(op.summary ?? "")}</p><details><summary>schemas</summary><pre>${esc(detail)}</pre></details></section>`,

@@ -10,7 +10,8 @@ export const BASE_LEARNING_RATE = { lora: 2e-3, full: 1e-4 } as const;
 /** Completion budget per `reasoning_effort` when `max_completion_tokens` is auto. */
 const MAX_TOKENS_BY_EFFORT = { default: 256, low: 128, medium: 256, high: 1024 } as const;
 
-const pick = <T>(value: T | "auto" | undefined, fallback: T): T => (value === undefined || value === "auto" ? fallback : value);
+const pick = <T>(value: T | "auto" | undefined, fallback: T): T =>
+  value === undefined || value === "auto" ? fallback : value;
 
 /**
  * What `"auto"` becomes for a dataset of `nTrain` examples: the numbers the runner uses (the supervisor's
@@ -26,7 +27,8 @@ export function resolveHyperparameters(
   const epochs = pick(hp.n_epochs, type === "reinforcement" ? 1 : 3);
   const totalSteps = Math.ceil(data.nTrain / batch) * epochs;
   const loraRank = pick(rl.lora_rank, 16);
-  const lora = loraRank > 0 ? { rank: loraRank, alpha: 2 * loraRank, dropout: 0, target_modules: "all-linear" as const } : null;
+  const lora =
+    loraRank > 0 ? { rank: loraRank, alpha: 2 * loraRank, dropout: 0, target_modules: "all-linear" as const } : null;
   const lr = (lora ? BASE_LEARNING_RATE.lora : BASE_LEARNING_RATE.full) * pick(hp.learning_rate_multiplier, 1);
   const evalInterval = pick(rl.eval_interval, Math.max(1, Math.ceil(totalSteps / 10)));
   const effort = rl.reasoning_effort ?? "default";
@@ -55,7 +57,9 @@ export function echoMethod(method: Method): Record<string, unknown> {
     const hp = method.supervised?.hyperparameters ?? {};
     return {
       type: "supervised",
-      supervised: { hyperparameters: { batch_size: "auto", learning_rate_multiplier: "auto", n_epochs: "auto", ...hp } },
+      supervised: {
+        hyperparameters: { batch_size: "auto", learning_rate_multiplier: "auto", n_epochs: "auto", ...hp },
+      },
     };
   }
   const r = method.reinforcement!;

@@ -10,7 +10,15 @@ import { ID_PREFIX, newId } from "../lib/ids.ts";
  * deliveries (a transactional outbox); if the guard fails, none of it happens.
  * Diagram and rules: api/jobs/README.md.
  */
-export const JOB_STATUSES = ["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"] as const;
+export const JOB_STATUSES = [
+  "validating_files",
+  "queued",
+  "running",
+  "paused",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
@@ -38,7 +46,14 @@ export interface TransitionEvent {
 type JobPatch = Partial<
   Pick<
     typeof jobs.$inferInsert,
-    "error" | "fineTunedModel" | "finishedAt" | "trainedTokens" | "resultFiles" | "estimatedFinish" | "attempts" | "totalSteps"
+    | "error"
+    | "fineTunedModel"
+    | "finishedAt"
+    | "trainedTokens"
+    | "resultFiles"
+    | "estimatedFinish"
+    | "attempts"
+    | "totalSteps"
   >
 >;
 

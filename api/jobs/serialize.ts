@@ -22,7 +22,7 @@ export function toFineTuningJob(row: JobRow) {
     training_file: row.trainingFile,
     validation_file: row.validationFile,
     estimated_finish: row.estimatedFinish,
-    integrations: [],
+    integrations: [] as Record<string, unknown>[],
     metadata: row.metadata ?? null,
     method: row.method,
     user_provided_suffix: row.suffix,

@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { jobEvents, jobs } from "../../db/schema/index.ts";
 import { files } from "../../db/schema/files.ts";
+import { jobEvents, jobs } from "../../db/schema/index.ts";
 import { validateGrader } from "../../graders/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
@@ -32,7 +32,13 @@ function datasetFacts(file: FileRow): { lines: number; format: string | null } {
 }
 
 /** A fine-tune file of this project that is usable by `method`, or the 400 that says why not. */
-async function usableFile(deps: Pick<AppDeps, "db">, projectId: string, id: string, param: string, method: Method["type"]) {
+async function usableFile(
+  deps: Pick<AppDeps, "db">,
+  projectId: string,
+  id: string,
+  param: string,
+  method: Method["type"],
+) {
   const rows = await deps.db
     .select()
     .from(files)
@@ -41,10 +47,18 @@ async function usableFile(deps: Pick<AppDeps, "db">, projectId: string, id: stri
   const file = rows[0];
   if (!file) throw badRequest(`No such File object: ${id}`, param, "file_not_found");
   if (file.purpose !== "fine-tune") {
-    throw badRequest(`File ${id} has purpose '${file.purpose}'; fine-tuning needs purpose 'fine-tune'.`, param, "invalid_file");
+    throw badRequest(
+      `File ${id} has purpose '${file.purpose}'; fine-tuning needs purpose 'fine-tune'.`,
+      param,
+      "invalid_file",
+    );
   }
   if (file.status === "uploaded") {
-    throw badRequest(`File ${id} is still being processed; retry when its status is 'processed'.`, param, "file_not_ready");
+    throw badRequest(
+      `File ${id} is still being processed; retry when its status is 'processed'.`,
+      param,
+      "file_not_ready",
+    );
   }
   if (file.status === "error") {
     throw badRequest(`File ${id} failed validation: ${file.statusDetails ?? "invalid file"}`, param, "invalid_file");
@@ -83,19 +97,34 @@ export async function createJob(
     if (prior) return prior;
   }
   const method = methodOf(body);
-  if (method.type === "dpo") throw badRequest("DPO fine-tuning is not supported by this server.", "method.type", "unsupported_method");
+  if (method.type === "dpo")
+    throw badRequest("DPO fine-tuning is not supported by this server.", "method.type", "unsupported_method");
   if (method.type === "reinforcement") {
     if (!method.reinforcement) {
-      throw badRequest("A reinforcement job needs method.reinforcement with a grader.", "method.reinforcement", "missing_required_parameter");
+      throw badRequest(
+        "A reinforcement job needs method.reinforcement with a grader.",
+        "method.reinforcement",
+        "missing_required_parameter",
+      );
     }
     const check = validateGrader(method.reinforcement.grader);
-    if (!check.ok) throw badRequest(check.message, `method.reinforcement.grader${suffixPath(check.param)}`, "invalid_grader");
+    if (!check.ok)
+      throw badRequest(check.message, `method.reinforcement.grader${suffixPath(check.param)}`, "invalid_grader");
     if (check.grader.type === "label_model") {
-      throw badRequest("label_model graders are only allowed inside a multi grader.", "method.reinforcement.grader.type", "invalid_grader");
+      throw badRequest(
+        "label_model graders are only allowed inside a multi grader.",
+        "method.reinforcement.grader.type",
+        "invalid_grader",
+      );
     }
   }
   const model = await findModel(deps.db, projectId, body.model);
-  if (!model) throw badRequest(`The model '${body.model}' does not exist or you do not have access to it.`, "model", "model_not_found");
+  if (!model)
+    throw badRequest(
+      `The model '${body.model}' does not exist or you do not have access to it.`,
+      "model",
+      "model_not_found",
+    );
 
   const train = await usableFile(deps, projectId, body.training_file, "training_file", method.type);
   const valid = body.validation_file
@@ -103,7 +132,9 @@ export async function createJob(
     : null;
 
   const seed = body.seed ?? Math.floor(Math.random() * 2_147_483_647);
-  const hp = (method.type === "reinforcement" ? method.reinforcement?.hyperparameters : method.supervised?.hyperparameters) ?? {};
+  const hp =
+    (method.type === "reinforcement" ? method.reinforcement?.hyperparameters : method.supervised?.hyperparameters) ??
+    {};
   const resolved = resolveHyperparameters(method.type, hp, {
     nTrain: Math.max(1, train.facts.lines),
     nValid: valid?.facts.lines ?? 0,
@@ -174,22 +205,34 @@ async function findByIdempotencyKey(deps: Pick<AppDeps, "db">, projectId: string
 export async function advanceValidation(deps: AppDeps, jobId: string): Promise<void> {
   const rows = await deps.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
   const job = rows[0];
-  if (!job || job.status !== "validating_files") return;
+  if (job?.status !== "validating_files") return;
   const type = (job.method as { type: Method["type"] }).type;
   try {
     await usableFile(deps, job.projectId, job.trainingFile, "training_file", type);
     if (job.validationFile) await usableFile(deps, job.projectId, job.validationFile, "validation_file", type);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    await transition(deps.db, jobId, "failed", { level: "error", message: err.message }, {
-      from: ["validating_files"],
-      patch: { error: { code: err.code ?? "invalid_file", message: err.message, param: err.param } },
-    });
+    await transition(
+      deps.db,
+      jobId,
+      "failed",
+      { level: "error", message: err.message },
+      {
+        from: ["validating_files"],
+        patch: { error: { code: err.code ?? "invalid_file", message: err.message, param: err.param } },
+      },
+    );
     return;
   }
-  const moved = await transition(deps.db, jobId, "queued", { message: "Files validated; job queued" }, {
-    from: ["validating_files"],
-  });
+  const moved = await transition(
+    deps.db,
+    jobId,
+    "queued",
+    { message: "Files validated; job queued" },
+    {
+      from: ["validating_files"],
+    },
+  );
   if (moved.ok) await deps.queue.send({ kind: "dispatch", jobId });
 }
 
@@ -206,18 +249,30 @@ export async function cancelJob(deps: AppDeps, projectId: string, jobId: string)
 
 export async function pauseJob(deps: AppDeps, projectId: string, jobId: string): Promise<JobRow> {
   const job = await getJob(deps, projectId, jobId);
-  const r = await transition(deps.db, jobId, "paused", {
-    message: "Job paused by the user; training stops after a checkpoint at the end of the current step",
-  }, { from: ["queued", "running"] });
+  const r = await transition(
+    deps.db,
+    jobId,
+    "paused",
+    {
+      message: "Job paused by the user; training stops after a checkpoint at the end of the current step",
+    },
+    { from: ["queued", "running"] },
+  );
   if (!r.ok) throw invalidState({ ...job, status: (r.current ?? job.status) as JobStatus }, "pause");
   return getJob(deps, projectId, jobId);
 }
 
 export async function resumeJob(deps: AppDeps, projectId: string, jobId: string): Promise<JobRow> {
   const job = await getJob(deps, projectId, jobId);
-  const r = await transition(deps.db, jobId, "queued", { message: "Job resumed; it continues from its last checkpoint" }, {
-    from: ["paused"],
-  });
+  const r = await transition(
+    deps.db,
+    jobId,
+    "queued",
+    { message: "Job resumed; it continues from its last checkpoint" },
+    {
+      from: ["paused"],
+    },
+  );
   if (!r.ok) throw invalidState({ ...job, status: (r.current ?? job.status) as JobStatus }, "resume");
   await deps.queue.send({ kind: "dispatch", jobId });
   return getJob(deps, projectId, jobId);

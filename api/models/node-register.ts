@@ -28,7 +28,14 @@ export async function registerBaseModel(
     const body = Readable.toWeb(createReadStream(join(dir, file))) as ReadableStream<Uint8Array>;
     await deps.store.put(`${prefix}/${file}`, body, { contentLength: statSync(join(dir, file)).size });
   }
-  const row = { id: name, projectId: null, kind: "base" as const, ownedBy: options.ownedBy ?? "system", objectPrefix: prefix, localPath: dir };
+  const row = {
+    id: name,
+    projectId: null,
+    kind: "base" as const,
+    ownedBy: options.ownedBy ?? "system",
+    objectPrefix: prefix,
+    localPath: dir,
+  };
   if (existing[0]) await deps.db.update(models).set(row).where(eq(models.id, name));
   else await deps.db.insert(models).values(row);
   return { registered: true, files: names.length };

@@ -26,7 +26,8 @@ export function adminRoutes(deps: AppDeps) {
       responses: { 200: { description: "The project", content: { "application/json": { schema: ProjectWithKey } } } },
     }),
     async (c) => {
-      if (c.get("role") !== "admin") throw new ApiError(403, "Only an admin key can create projects.", { code: "forbidden" });
+      if (c.get("role") !== "admin")
+        throw new ApiError(403, "Only an admin key can create projects.", { code: "forbidden" });
       const { name } = c.req.valid("json");
       const { projectId, secret } = await createProjectWithKey(deps.db, name);
       return c.json({ object: "project" as const, id: projectId, name, api_key: secret }, 200);

@@ -9,7 +9,9 @@ const CheckpointParam = z.object({
   checkpoint_id: z.string().openapi({ param: { name: "checkpoint_id", in: "path" } }),
 });
 const FileParam = CheckpointParam.extend({
-  name: z.string().openapi({ param: { name: "name", in: "path" }, description: "URL-encoded file name, e.g. onnx%2Fmodel.onnx" }),
+  name: z
+    .string()
+    .openapi({ param: { name: "name", in: "path" }, description: "URL-encoded file name, e.g. onnx%2Fmodel.onnx" }),
 });
 
 const CheckpointFileList = z

@@ -94,7 +94,8 @@ export function jobsRoutes(deps: AppDeps) {
       request: { params: JobIdParam },
       responses: json(FineTuningJob, "The job"),
     }),
-    async (c) => c.json(toFineTuningJob(await getJob(deps, c.get("projectId"), c.req.valid("param").fine_tuning_job_id)), 200),
+    async (c) =>
+      c.json(toFineTuningJob(await getJob(deps, c.get("projectId"), c.req.valid("param").fine_tuning_job_id)), 200),
   );
 
   app.openapi(jobAction("cancel", "Cancel a job (a running runner stops within one heartbeat)"), async (c) =>

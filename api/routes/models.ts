@@ -26,7 +26,11 @@ export function modelsRoutes(deps: AppDeps) {
         },
       },
     }),
-    async (c) => c.json({ object: "list" as const, data: (await listModels(deps.db, c.get("projectId"))).map(toModelObject) }, 200),
+    async (c) =>
+      c.json(
+        { object: "list" as const, data: (await listModels(deps.db, c.get("projectId"))).map(toModelObject) },
+        200,
+      ),
   );
   app.openapi(
     createRoute({
@@ -52,7 +56,11 @@ export function modelsRoutes(deps: AppDeps) {
       responses: {
         200: {
           description: "Deleted",
-          content: { "application/json": { schema: z.object({ id: z.string(), object: z.literal("model"), deleted: z.boolean() }) } },
+          content: {
+            "application/json": {
+              schema: z.object({ id: z.string(), object: z.literal("model"), deleted: z.boolean() }),
+            },
+          },
         },
       },
     }),
@@ -60,7 +68,8 @@ export function modelsRoutes(deps: AppDeps) {
       const name = c.req.valid("param").model;
       const row = await findModel(deps.db, c.get("projectId"), name);
       if (!row) throw notFound("model", name, "model");
-      if (row.kind !== "fine_tuned") throw badRequest("Only fine-tuned models can be deleted.", "model", "invalid_model");
+      if (row.kind !== "fine_tuned")
+        throw badRequest("Only fine-tuned models can be deleted.", "model", "invalid_model");
       await deps.db
         .update(models)
         .set({ deletedAt: Math.floor(Date.now() / 1000) })

@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 
 /** `"auto"` or a number in range: every OpenAI hyperparameter has this shape, and `"auto"` is echoed back as-is. */
 const auto = <T extends z.ZodType>(n: T) => z.union([z.literal("auto"), n]).optional();
-const int = (min: number, max?: number) => (max === undefined ? z.number().int().min(min) : z.number().int().min(min).max(max));
+const int = (min: number, max?: number) =>
+  max === undefined ? z.number().int().min(min) : z.number().int().min(min).max(max);
 
 const Common = {
   batch_size: auto(int(1, 256)),
@@ -62,7 +63,13 @@ export const CreateJobRequest = z
     model: z.string().min(1),
     training_file: z.string().min(1),
     validation_file: z.string().min(1).nullable().optional(),
-    suffix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-' only").nullable().optional(),
+    suffix: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-' only")
+      .nullable()
+      .optional(),
     seed: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
     metadata: Metadata,
     method: JobMethod.optional(),
@@ -93,7 +100,7 @@ export const FineTuningJob = z
     training_file: z.string(),
     validation_file: z.string().nullable(),
     estimated_finish: z.number().int().nullable(),
-    integrations: z.array(z.unknown()).nullable(),
+    integrations: z.array(z.record(z.string(), z.unknown())).nullable(),
     metadata: z.record(z.string(), z.string()).nullable(),
     method: z.record(z.string(), z.unknown()),
     user_provided_suffix: z.string().nullable(),

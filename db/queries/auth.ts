@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { ID_PREFIX, newId } from "../../api/lib/ids.ts";
 import { newSecret, sha256Hex } from "../../api/lib/hash.ts";
+import { ID_PREFIX, newId } from "../../api/lib/ids.ts";
 import type { Db } from "../client.ts";
 import { apiKeys, projects } from "../schema/index.ts";
 
@@ -42,7 +42,13 @@ export async function ensureBootstrapKey(db: Db, configured?: string): Promise<{
       const hash = await sha256Hex(configured);
       await db
         .insert(apiKeys)
-        .values({ id: newId(ID_PREFIX.apiKey), projectId: project.id, hash, hint: configured.slice(0, 10), role: "admin" });
+        .values({
+          id: newId(ID_PREFIX.apiKey),
+          projectId: project.id,
+          hash,
+          hint: configured.slice(0, 10),
+          role: "admin",
+        });
     }
     return { created: true };
   }

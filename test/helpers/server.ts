@@ -11,6 +11,7 @@ import OpenAI from "openai";
 import { createApp } from "../../api/app.ts";
 import { parseEnv } from "../../api/config.ts";
 import { buildNodeDeps, type NodeRuntime } from "../../api/node-deps.ts";
+import { type Services, type ServicesOptions, startServices } from "../../api/node-services.ts";
 import { createProjectWithKey, ensureBootstrapKey } from "../../db/queries/auth.ts";
 
 export interface TestServer {
@@ -20,6 +21,8 @@ export interface TestServer {
   apiKey: string;
   dataDir: string;
   runtime: NodeRuntime;
+  /** The queue consumer, reaper and webhook deliverer, when started with `services`. */
+  services: Services | null;
   /** An SDK client for the bootstrap project (no retries, so errors surface at once). */
   client: OpenAI;
   /** A second project (tenant) with its own key and client. */
@@ -27,7 +30,12 @@ export interface TestServer {
   stop: () => Promise<void>;
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface StartOptions {
+  /** Start the background services (workers: queue consumer, dispatcher, reaper; webhooks) too. */
+  services?: Partial<Omit<ServicesOptions, "apiBaseUrl" | "env">> | boolean;
+}
+
+export async function startServer(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
   const dataDir = env.RFT_DATA_DIR ?? mkdtempSync(join(tmpdir(), "rft-test-"));
   const apiKey = "sk-rft-test-bootstrap-key-0123456789";
   const parsed = parseEnv({ RFT_DATA_DIR: dataDir, RFT_API_KEY: apiKey, PORT: "0", ...env });
@@ -40,6 +48,14 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const baseURL = `${origin}/v1`;
+  const services = options.services
+    ? await startServices(runtime, {
+        apiBaseUrl: origin,
+        env: parsed,
+        processEnv: { ...process.env, ...env },
+        ...(typeof options.services === "object" ? options.services : {}),
+      })
+    : null;
   const clientFor = (key: string) => new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 120_000 });
   return {
     baseURL,
@@ -47,13 +63,18 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     apiKey,
     dataDir,
     runtime,
+    services,
     client: clientFor(apiKey),
     newTenant: async (name = "other") => {
       const { secret, projectId } = await createProjectWithKey(runtime.deps.db, name);
       return { apiKey: secret, client: clientFor(secret), projectId };
     },
     stop: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
+      await services?.stop();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        (server as import("node:http").Server).closeAllConnections?.();
+      });
       await runtime.close();
       if (!env.RFT_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
