@@ -271,7 +271,7 @@ function isNoSuchKey(err: unknown): boolean {
   return name === "NoSuchKey" || name === "NotFound" || (name !== "NoSuchBucket" && httpStatus(err) === 404);
 }
 
-export function httpStatus(err: unknown): number | undefined {
+function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }
 
