@@ -22,6 +22,8 @@ interface Expected {
 }
 
 const FIXTURE_SCRIPT = join(REPO_ROOT, "gpu-runner/trainer/tests/make_onnx_fixture.py");
+// The export takes about 25 s of CPU; a busy 2-core machine has stretched it past 150 s of wall time.
+const FIXTURE_TIMEOUT_MS = 300_000;
 const python = (() => {
   try {
     return findPython();
@@ -38,12 +40,12 @@ describe.skipIf(python === undefined)("ONNX greedy decoding in onnxruntime-node"
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "rft-onnx-"));
     await promisify(execFile)(python!, [FIXTURE_SCRIPT, "--out", dir, "--new-tokens", "12"], {
-      timeout: 170_000,
+      timeout: FIXTURE_TIMEOUT_MS - 10_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     expected = JSON.parse(await readFile(join(dir, "expected.json"), "utf8")) as Expected;
     decoder = await loadOnnxDecoder(expected.onnx_dir);
-  });
+  }, FIXTURE_TIMEOUT_MS);
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
