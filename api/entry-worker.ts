@@ -1,0 +1,111 @@
+/**
+ * The Cloudflare Workers entry: the same `createApp` over D1 (database), R2 (objects) and Cloudflare Queues.
+ * The queue consumer validates jobs and dispatches them to Kubernetes GPU runners (the only backend a Worker can
+ * drive: it cannot spawn processes). Python graders need a sandbox a Worker does not have, so `/graders/run`
+ * answers them with a typed error here; model graders work through the configured endpoint.
+ */
+import { drizzle } from "drizzle-orm/d1";
+import type { Db } from "../db/client.ts";
+import * as schema from "../db/schema/index.ts";
+import { openAICompatibleChat, openAICompatibleEmbeddings } from "../graders/openai-compatible.ts";
+import { createR2Store, type R2BucketLike } from "../storage/r2.ts";
+import { createKubernetesBackend } from "../workers/backends/kubernetes.ts";
+import { createDispatcher } from "../workers/dispatcher.ts";
+import { QueueMessage } from "../workers/queue.ts";
+import { createCloudflareQueue, type QueueProducerLike } from "../workers/queue-cloudflare.ts";
+import { deliverDue } from "../workers/webhooks/deliver.ts";
+import { createApp } from "./app.ts";
+import { limitsFrom, parseEnv } from "./config.ts";
+import type { AppDeps } from "./deps.ts";
+import { advanceValidation } from "./jobs/service.ts";
+
+interface Bindings {
+  DB: unknown;
+  BUCKET: R2BucketLike;
+  JOBS: QueueProducerLike;
+  [variable: string]: unknown;
+}
+interface ExecutionContextLike {
+  waitUntil(promise: Promise<unknown>): void;
+}
+interface MessageLike {
+  body: unknown;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
+}
+
+const strings = (env: Bindings) =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+
+/** Built once per isolate: the bindings do not change between requests. */
+let cached: { env: Bindings; deps: AppDeps; app: ReturnType<typeof createApp> } | null = null;
+
+function build(env: Bindings, ctx: ExecutionContextLike) {
+  if (cached?.env === env) return cached;
+  const vars = parseEnv(strings(env));
+  const endpoint = vars.RFT_GRADER_BASE_URL
+    ? { baseURL: vars.RFT_GRADER_BASE_URL, ...(vars.RFT_GRADER_API_KEY ? { apiKey: vars.RFT_GRADER_API_KEY } : {}) }
+    : null;
+  const deps: AppDeps = {
+    db: drizzle(env.DB as never, { schema }) as unknown as Db,
+    store: createR2Store(env.BUCKET),
+    limits: limitsFrom(vars),
+    queue: createCloudflareQueue(env.JOBS),
+    graders: endpoint
+      ? {
+          chat: openAICompatibleChat(endpoint),
+          embeddings: openAICompatibleEmbeddings(endpoint),
+          ...(vars.RFT_EMBEDDING_MODEL ? { embeddingModel: vars.RFT_EMBEDDING_MODEL } : {}),
+        }
+      : {},
+    background: (task) => ctx.waitUntil(task),
+  };
+  cached = { env, deps, app: createApp(deps) };
+  return cached;
+}
+
+export default {
+  fetch(request: Request, env: Bindings, ctx: ExecutionContextLike) {
+    return build(env, ctx).app.fetch(request, env, ctx as never);
+  },
+
+  async queue(batch: { messages: MessageLike[] }, env: Bindings, ctx: ExecutionContextLike) {
+    const { deps } = build(env, ctx);
+    const vars = strings(env);
+    for (const message of batch.messages) {
+      const parsed = QueueMessage.safeParse(message.body);
+      if (!parsed.success) {
+        console.error("dropping a malformed queue message", parsed.error.message);
+        message.ack();
+        continue;
+      }
+      try {
+        const body = parsed.data;
+        if (body.kind === "validate") await advanceValidation(deps, body.jobId);
+        else if (body.kind === "dispatch") {
+          if (!vars.RFT_K8S_IMAGE || !vars.RFT_RUNNER_API_URL) {
+            throw new Error(
+              "no runner backend: set RFT_K8S_IMAGE, RFT_K8S_API_SERVER, RFT_K8S_TOKEN and RFT_RUNNER_API_URL",
+            );
+          }
+          const backend = createKubernetesBackend({
+            image: vars.RFT_K8S_IMAGE,
+            ...(vars.RFT_K8S_API_SERVER ? { apiServer: vars.RFT_K8S_API_SERVER } : {}),
+            ...(vars.RFT_K8S_TOKEN ? { token: vars.RFT_K8S_TOKEN } : {}),
+          });
+          await createDispatcher({ db: deps.db, backend, apiBaseUrl: vars.RFT_RUNNER_API_URL }).dispatch(body.jobId);
+        }
+        message.ack();
+      } catch (err) {
+        console.error(`queue message ${parsed.data.kind} failed:`, err);
+        message.retry({ delaySeconds: 30 });
+      }
+    }
+  },
+
+  /** Cron trigger: webhook deliveries that are due. */
+  async scheduled(_event: unknown, env: Bindings, ctx: ExecutionContextLike) {
+    const { deps } = build(env, ctx);
+    ctx.waitUntil(deliverDue(deps, { maxAttempts: 8, timeoutMs: 10_000 }));
+  },
+};
