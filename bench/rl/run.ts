@@ -37,12 +37,22 @@ const { values: a } = parseArgs({
 });
 
 function ensureModel(dir: string): { model: string; train: string; valid: string } {
-  const out = { model: path.join(dir, "model"), train: path.join(dir, "data", "train.jsonl"), valid: path.join(dir, "data", "valid.jsonl") };
+  const out = {
+    model: path.join(dir, "model"),
+    train: path.join(dir, "data", "train.jsonl"),
+    valid: path.join(dir, "data", "valid.jsonl"),
+  };
   if (existsSync(path.join(out.model, "config.json")) && existsSync(out.valid)) return out;
   process.stderr.write(`building the tiny model into ${dir} ...\n`);
   execFileSync(
     findPython(),
-    [path.join(REPO_ROOT, "gpu-runner", "trainer", "make_tiny_model.py"), "--out", out.model, "--data-out", path.join(dir, "data")],
+    [
+      path.join(REPO_ROOT, "gpu-runner", "trainer", "make_tiny_model.py"),
+      "--out",
+      out.model,
+      "--data-out",
+      path.join(dir, "data"),
+    ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
   return out;
@@ -57,7 +67,8 @@ class RecordingIO extends FolderRunnerIO implements RunnerIO {
       const parts = [`step ${step.step}/${step.total_steps}`];
       if (step.train_reward_mean !== undefined) parts.push(`train ${step.train_reward_mean.toFixed(3)}`);
       if (step.valid_reward_mean !== undefined) parts.push(`valid ${step.valid_reward_mean.toFixed(3)}`);
-      if (step.frac_zero_variance_groups !== undefined) parts.push(`zero-var ${step.frac_zero_variance_groups.toFixed(2)}`);
+      if (step.frac_zero_variance_groups !== undefined)
+        parts.push(`zero-var ${step.frac_zero_variance_groups.toFixed(2)}`);
       parts.push(`${step.step_time_s.toFixed(2)} s`);
       process.stderr.write(`${parts.join("  ")}\n`);
     }
@@ -75,7 +86,13 @@ async function main(): Promise<void> {
     training_file: fx.train,
     validation_file: fx.valid,
     output_dir: out,
-    grader: { type: "string_check", name: "exact", input: "{{sample.output_text}}", reference: "{{item.answer}}", operation: "eq" },
+    grader: {
+      type: "string_check",
+      name: "exact",
+      input: "{{sample.output_text}}",
+      reference: "{{item.answer}}",
+      operation: "eq",
+    },
     method: {
       type: "reinforcement",
       hyperparameters: {
@@ -102,7 +119,9 @@ async function main(): Promise<void> {
   const evals = io.curve.filter((m) => m.valid_reward_mean !== undefined);
   const before = evals[0]?.valid_reward_mean ?? Number.NaN;
   const after = evals.at(-1)?.valid_reward_mean ?? Number.NaN;
-  process.stdout.write(`reward before=${before.toFixed(3)} after=${after.toFixed(3)} steps=${result.step} minutes=${minutes.toFixed(1)}\n`);
+  process.stdout.write(
+    `reward before=${before.toFixed(3)} after=${after.toFixed(3)} steps=${result.step} minutes=${minutes.toFixed(1)}\n`,
+  );
 }
 
 main().catch((err) => {

@@ -116,5 +116,8 @@ export type ForwardBackwardArgs =
       sequences: RlSequence[];
       clip_epsilon?: number;
       kl_coef?: number;
+      /** The sampling temperature: the sampler's log-probs were taken at it, so the ratio must be too. */
+      temperature?: number;
+      loss_aggregation?: "token_mean" | "sequence_mean";
       return_logprobs?: boolean;
     };

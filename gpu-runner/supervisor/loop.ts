@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { GraderContext } from "../../graders/index.ts";
 import { checkpointPath, findLatestCheckpoint, type SupervisorState, saveCheckpoint } from "./checkpoints.ts";
 import { BatchSource, batchPlan, indexJsonl, type LineIndex, readLines } from "./data.ts";
 import { EngineClient, type EngineClientOptions, EngineOpError } from "./engine-client.ts";
@@ -19,8 +20,10 @@ export type RunResult = { status: FinalStatus; step: number; totalSteps: number;
 
 export type RunDeps = {
   io: RunnerIO;
-  /** Defaults to the grader of the spec. */
+  /** Defaults to the grader of the spec, graded by graders/ with `graderContext`. */
   rewardFn?: RewardFn;
+  /** Model endpoint and python sandbox for model / python graders (graders/node.ts builds one on Node). */
+  graderContext?: GraderContext;
   /** How to start the engine (python, script, timeouts, a stderr sink). */
   engine?: EngineClientOptions;
 };
@@ -73,7 +76,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
       return { status: "succeeded", step, totalSteps };
     }
 
-    const rewardFn = deps.rewardFn ?? (spec.grader ? rewardFnFor(spec.grader) : undefined);
+    const rewardFn = deps.rewardFn ?? (spec.grader ? rewardFnFor(spec.grader, deps.graderContext) : undefined);
     if (spec.method.type === "reinforcement" && !rewardFn) throw new RunError("a reinforcement run needs a grader");
     const valid =
       spec.validation_file && rewardFn ? await loadValidation(spec.validation_file, hp.eval_samples) : undefined;

@@ -12,6 +12,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { createNodeGraderContext } from "../../graders/node.ts";
 import { runJob } from "./loop.ts";
 import { FolderRunnerIO } from "./runner-io.ts";
 import { parseSpec, type RunSpec } from "./spec.ts";
@@ -42,10 +43,18 @@ async function main(): Promise<number> {
   const engineLog = path.join(spec.output_dir, "engine.log");
   const echo = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const io = new FolderRunnerIO(spec.output_dir, echo);
+  // Model graders use the OpenAI-compatible endpoint the operator configures; python graders the sandbox.
+  const graderContext = await createNodeGraderContext({
+    RFT_GRADER_BASE_URL: process.env.RFT_GRADER_BASE_URL,
+    RFT_GRADER_API_KEY: process.env.RFT_GRADER_API_KEY,
+    RFT_EMBEDDING_MODEL: process.env.RFT_EMBEDDING_MODEL,
+  });
   const result = await runJob(spec, {
     io,
+    graderContext,
     engine: { onStderr: (line) => appendFileSync(engineLog, `${line}\n`) },
   });
+  await graderContext.close?.();
   process.stderr.write(
     `${result.status} at step ${result.step}/${result.totalSteps}${result.error ? `: ${result.error}` : ""}\n`,
   );

@@ -1,6 +1,9 @@
+import { type GraderContext, Grader as GraderSchema, gradeBatch, sampleFromText } from "../../graders/index.ts";
+
 /**
- * The grader port the loop talks to, a built-in `string_check` grader, and the wrapper that gives every
- * sample its own timeout. When `graders/` lands, `rewardFnFor` becomes one call to its `gradeBatch`.
+ * The grader port the loop talks to, the adapter onto the graders library (`graders/`: every OpenAI grader
+ * type, the same code as /graders/run), a tiny built-in `string_check`, and the wrapper that gives every
+ * sample its own timeout.
  */
 
 export type Sample = { output_text: string };
@@ -58,10 +61,27 @@ export function stringCheck(grader: StringCheckGrader): RewardFn {
   };
 }
 
-/** The RewardFn for a grader definition from the spec. */
-export function rewardFnFor(grader: { type: string } & Record<string, unknown>): RewardFn {
-  if (grader.type === "string_check") return stringCheck(grader as unknown as StringCheckGrader);
-  throw new Error(`grader type '${grader.type}' is not supported by the runner yet`);
+/**
+ * The RewardFn for a grader definition from the spec, graded by the graders library. `ctx` carries the model
+ * endpoint and the python sandbox (graders/node.ts builds it on Node). Throws a message naming the bad field
+ * when the definition is not a valid grader.
+ */
+export function rewardFnFor(grader: unknown, ctx: GraderContext = {}): RewardFn {
+  const parsed = GraderSchema.safeParse(grader);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`grader.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid grader"}`);
+  }
+  const def = parsed.data;
+  return {
+    async grade(samples, items) {
+      const inputs = samples.map((s, i) => ({ sample: sampleFromText(s.output_text), item: items[i] ?? {} }));
+      const results = await gradeBatch(def, inputs, ctx);
+      return results.map((r) =>
+        r.metadata.error ? { reward: r.reward, error: r.metadata.error.message } : { reward: r.reward },
+      );
+    },
+  };
 }
 
 export type GradeOutcome = {

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { batchAdvantages } from "./advantages.ts";
 import { mixSeed } from "./data.ts";
-import type { EngineClient } from "./engine-client.ts";
-import type { ChatMessage, ForwardBackwardResult, RlSequence } from "./engine-schemas.ts";
+import { type EngineClient, EngineOpError } from "./engine-client.ts";
+import type { ChatMessage, ForwardBackwardArgs, ForwardBackwardResult, RlSequence } from "./engine-schemas.ts";
 import { gradeSamples, type Item, type RewardFn } from "./reward.ts";
 import type { Hyperparameters, RuntimeSpec } from "./spec.ts";
 
@@ -46,6 +46,21 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 function distinct(messages: (string | undefined)[], max: number): string[] {
   return [...new Set(messages.filter((m): m is string => m !== undefined))].slice(0, max);
+}
+
+/**
+ * forward_backward, with a non-finite loss (the engine's `nan_loss` error) read as a value: the engine has
+ * then discarded the gradients and will skip the next optim_step.
+ */
+async function forwardBackward(engine: Engine, args: ForwardBackwardArgs): Promise<ForwardBackwardResult> {
+  try {
+    return await engine.forwardBackward(args);
+  } catch (err) {
+    if (err instanceof EngineOpError && err.type === "nan_loss") {
+      return { loss: Number.NaN, n_sequences: args.sequences.length, n_tokens: 0 };
+    }
+    throw err;
+  }
 }
 
 /** Applies the accumulated gradients; reports a non-finite loss or gradient as a skipped step. */
@@ -133,11 +148,12 @@ export async function reinforcementStep(
   }
 
   t0 = performance.now();
-  const fb = await engine.forwardBackward({
+  const fb = await forwardBackward(engine, {
     loss: hp.loss,
     sequences,
     clip_epsilon: hp.clip_epsilon,
     kl_coef: hp.kl_coef,
+    temperature: hp.temperature,
   });
   const applied = await applyStep(engine, fb, hp);
   return {
@@ -171,7 +187,7 @@ export async function supervisedStep(
     return { messages };
   });
   const t0 = performance.now();
-  const fb = await engine.forwardBackward({ loss: "cross_entropy", sequences });
+  const fb = await forwardBackward(engine, { loss: "cross_entropy", sequences });
   const applied = await applyStep(engine, fb, hp);
   return {
     loss: fb.loss,

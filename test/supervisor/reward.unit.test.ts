@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { gradeSamples, type RewardFn, renderTemplate, stringCheck } from "../../gpu-runner/supervisor/reward.ts";
+import {
+  gradeSamples,
+  type RewardFn,
+  renderTemplate,
+  rewardFnFor,
+  stringCheck,
+} from "../../gpu-runner/supervisor/reward.ts";
 
 const grader = stringCheck({
   type: "string_check",
@@ -85,6 +91,39 @@ describe("gradeSamples", () => {
     };
     const out = await gradeSamples(noted, samples.slice(0, 1), items.slice(0, 1), { timeoutMs: 100 });
     expect(out.rewards).toEqual([0.5]);
+    expect(out.errorCount).toBe(1);
+  });
+});
+
+describe("rewardFnFor (graders library)", () => {
+  it("grades with the spec's grader definition", async () => {
+    const fn = rewardFnFor({
+      type: "string_check",
+      name: "x",
+      input: "{{sample.output_text}}",
+      reference: "{{item.answer}}",
+      operation: "eq",
+    });
+    const out = await fn.grade([{ output_text: "5" }, { output_text: "6" }], [{ answer: "5" }, { answer: "5" }]);
+    expect(out.map((r) => r.reward)).toEqual([1, 0]);
+  });
+
+  it("names the bad field of an invalid grader", () => {
+    expect(() =>
+      rewardFnFor({ type: "string_check", name: "x", input: "a", reference: "b", operation: "nope" }),
+    ).toThrow(/grader\.operation/);
+  });
+
+  it("carries a grading error (a missing template variable) as a reward-0 error", async () => {
+    const fn = rewardFnFor({
+      type: "string_check",
+      name: "x",
+      input: "{{sample.output_text}}",
+      reference: "{{item.missing}}",
+      operation: "eq",
+    });
+    const out = await gradeSamples(fn, [{ output_text: "5" }], [{ answer: "5" }], { timeoutMs: 1000 });
+    expect(out.rewards).toEqual([0]);
     expect(out.errorCount).toBe(1);
   });
 });
