@@ -148,9 +148,7 @@ def export(model: nn.Module, tokenizer: Any, path: str, opset: int = 18) -> list
                 tokenizer.save_pretrained(staging)
         _write_onnx_config(staging / CONFIG_FILE, model, tokenizer, shape, opset)
         staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be read by other processes
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)
+        _replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -164,6 +162,21 @@ def list_files(folder: Path) -> list[dict[str, Any]]:
         ({"name": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size} for p in files),
         key=lambda f: f["name"],
     )
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    # The earlier export is moved aside, not deleted, until the new one is in place.
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = target.parent / f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_target(target: Path) -> None:

@@ -224,3 +224,16 @@ def test_graph_takes_int64_ids_and_float32_cache(llama):
     types = {i.name: i.type for i in llama.session.get_inputs() + llama.session.get_outputs()}
     assert types["input_ids"] == types["attention_mask"] == types["position_ids"] == "tensor(int64)"
     assert types["past_key_values.0.key"] == types["present.0.key"] == types["logits"] == "tensor(float)"
+
+
+def test_an_earlier_export_is_replaced_whole(tmp_path):
+    target, new = tmp_path / "onnx", tmp_path / ".onnx.staging"
+    target.mkdir()
+    (target / "onnx_config.json").write_text("{}")
+    (target / "stale.bin").write_text("old")
+    new.mkdir()
+    (new / "model.onnx").write_text("new")
+    onnx_export._check_target(target)  # an earlier export may be replaced
+    onnx_export._replace_dir(new, target)
+    assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx"]
