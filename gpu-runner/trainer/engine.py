@@ -786,7 +786,7 @@ class Engine:
         model = self.model
         if self.cfg.lora is not None:
             model = copy.deepcopy(self.model).merge_and_unload()  # ONNX gets the plain architecture
-        return onnx_export.export(model, self.tokenizer, path, opset)
+        return {"path": str(path), "files": onnx_export.export(model, self.tokenizer, str(path), opset)}
 
 
 def replace_dir(new: Path, path: Path) -> None:

@@ -52,6 +52,7 @@ class BuildConfig:
     batch_size: int = 64
     lr: float = 3e-3
     label_smoothing: float = 0.35  # spreads probability off the right digit: low temperature-1 accuracy
+    log_accuracy: bool = False  # print held-out accuracy every 100 steps (for tuning)
 
 
 QUICK = dict(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, pretrain_steps=30, n_train_rows=64, n_valid_rows=32)
@@ -137,7 +138,7 @@ def encode_examples(tok: PreTrainedTokenizerFast, problems: list[tuple[int, int]
 # ---- pre-training and measuring --------------------------------------------------------------------
 
 
-def pretrain(model, tok, cfg: BuildConfig, held_out: set[tuple[int, int]]) -> None:
+def pretrain(model, tok, cfg: BuildConfig, held_out: set[tuple[int, int]], probe: list[tuple[int, int]] = ()) -> None:
     rng = random.Random(cfg.seed + 1)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     pool = encode_examples(tok, [draw_train(rng, cfg, held_out) for _ in range(cfg.pretrain_steps * cfg.batch_size)])
@@ -166,6 +167,10 @@ def pretrain(model, tok, cfg: BuildConfig, held_out: set[tuple[int, int]]) -> No
         opt.step()
         if step % 100 == 0 or step == cfg.pretrain_steps - 1:
             print(f"pretrain step {step:4d} loss {loss.item():.3f}", flush=True)
+        if probe and step % 100 == 99:
+            greedy, t1 = accuracy(model, tok, probe, 0.0, 0), accuracy(model, tok, probe, 1.0, 0)
+            print(f"  held-out accuracy: greedy {greedy:.3f}, temperature 1 {t1:.3f}", flush=True)
+            model.train()
 
 
 @torch.no_grad()
@@ -235,7 +240,7 @@ def build(out: Path, data_out: Path, cfg: BuildConfig) -> dict:
     model = LlamaForCausalLM(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: llama, {n_params} parameters, vocab {len(tok)}", flush=True)
-    pretrain(model, tok, cfg, held_out)
+    pretrain(model, tok, cfg, held_out, valid[:100] if cfg.log_accuracy else [])
 
     probe = valid[: min(200, len(valid))]
     acc_greedy = accuracy(model, tok, probe, 0.0, cfg.seed)
