@@ -137,7 +137,7 @@ def export(model: nn.Module, tokenizer: Any, path: str, opset: int = 18) -> list
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         with _float32_cpu_eval(model) as export_model, contextlib.redirect_stdout(sys.stderr):
-            decoder = DecoderWithPast(export_model, shape.num_layers)
+            decoder = DecoderWithPast(export_model, shape.num_layers).eval()
             started = time.perf_counter()
             _export_graph(decoder, shape, staging / ONNX_FILE, opset)
             print(f"onnx_export: graph exported in {time.perf_counter() - started:.1f}s", file=sys.stderr)
