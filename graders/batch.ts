@@ -63,11 +63,17 @@ export function createLimiter(concurrency: BatchOptions["concurrency"]): Limiter
 }
 
 /** Grades every input with `grader`; never throws for grading failures. */
-export async function gradeBatch(grader: Grader, inputs: readonly GradeInput[], ctx: GraderContext, options: BatchOptions = {}): Promise<GraderResult[]> {
+export async function gradeBatch(
+  grader: Grader,
+  inputs: readonly GradeInput[],
+  ctx: GraderContext,
+  options: BatchOptions = {},
+): Promise<GraderResult[]> {
   const limiter = createLimiter(options.concurrency);
   const results = new Array<GraderResult>(inputs.length);
   // Local graders are synchronous CPU work: yield to the event loop now and then so timers and I/O still run.
-  const local = grader.type === "string_check" || (grader.type === "text_similarity" && grader.evaluation_metric !== "cosine");
+  const local =
+    grader.type === "string_check" || (grader.type === "text_similarity" && grader.evaluation_metric !== "cosine");
   if (local) {
     for (let i = 0; i < inputs.length; i++) {
       results[i] = await runGrader(grader, inputs[i]!, ctx, options.signal ? { signal: options.signal } : {});

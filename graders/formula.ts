@@ -27,7 +27,10 @@ export type FunctionName = keyof typeof FUNCTIONS;
 export type ParseResult = { ok: true; formula: Formula; variables: Set<string> } | { ok: false; message: string };
 export type EvalResult = { ok: true; value: number } | { ok: false; message: string };
 
-type Token = { kind: "num"; value: number; pos: number } | { kind: "id"; name: string; pos: number } | { kind: "op"; op: string; pos: number };
+type Token =
+  | { kind: "num"; value: number; pos: number }
+  | { kind: "id"; name: string; pos: number }
+  | { kind: "op"; op: string; pos: number };
 
 const MAX_LENGTH = 10_000;
 const MAX_DEPTH = 100;
@@ -40,7 +43,8 @@ function tokenize(src: string): Token[] | string {
     if (/^\s*$/.test(src.slice(pos))) break;
     re.lastIndex = pos;
     const m = re.exec(src);
-    if (!m) return `unexpected character '${src.slice(pos).trimStart()[0]}' at position ${pos + (src.slice(pos).length - src.slice(pos).trimStart().length)}`;
+    if (!m)
+      return `unexpected character '${src.slice(pos).trimStart()[0]}' at position ${pos + (src.slice(pos).length - src.slice(pos).trimStart().length)}`;
     const at = m.index + m[0].length - (m[1] ?? m[2] ?? m[3] ?? "").length;
     if (m[1] !== undefined) tokens.push({ kind: "num", value: Number(m[1]), pos: at });
     else if (m[2] !== undefined) tokens.push({ kind: "id", name: m[2], pos: at });
@@ -144,12 +148,16 @@ export function parseFormula(src: string, variables: ReadonlySet<string>): Parse
         expect(")");
         const [lo, hi] = FUNCTIONS[fn].arity;
         if (args.length < lo || args.length > hi) {
-          fail(`${fn}() takes ${lo === hi ? lo : `at least ${lo}`} argument${lo === 1 && hi === 1 ? "" : "s"}, got ${args.length}`);
+          fail(
+            `${fn}() takes ${lo === hi ? lo : `at least ${lo}`} argument${lo === 1 && hi === 1 ? "" : "s"}, got ${args.length}`,
+          );
         }
         return { kind: "call", fn, args };
       }
       if (!variables.has(t.name)) {
-        return fail(`unknown variable '${t.name}' at position ${t.pos}; the variables are the keys of graders: ${[...variables].join(", ")}`);
+        return fail(
+          `unknown variable '${t.name}' at position ${t.pos}; the variables are the keys of graders: ${[...variables].join(", ")}`,
+        );
       }
       used.add(t.name);
       return { kind: "var", name: t.name };
@@ -168,7 +176,10 @@ export function parseFormula(src: string, variables: ReadonlySet<string>): Parse
     const formula = expr();
     if (i < tokens.length) {
       const t = tokens[i]!;
-      return { ok: false, message: `unexpected '${t.kind === "op" ? t.op : t.kind === "id" ? t.name : t.value}' at position ${t.pos}` };
+      return {
+        ok: false,
+        message: `unexpected '${t.kind === "op" ? t.op : t.kind === "id" ? t.name : t.value}' at position ${t.pos}`,
+      };
     }
     return { ok: true, formula, variables: used };
   } catch (err) {
@@ -177,7 +188,7 @@ export function parseFormula(src: string, variables: ReadonlySet<string>): Parse
   }
 }
 
-class EvalError extends Error {}
+class FormulaEvalError extends Error {}
 
 function evaluate(f: Formula, vars: Readonly<Record<string, number>>): number {
   switch (f.kind) {
@@ -185,15 +196,15 @@ function evaluate(f: Formula, vars: Readonly<Record<string, number>>): number {
       return f.value;
     case "var": {
       const v = vars[f.name];
-      if (v === undefined) throw new EvalError(`variable '${f.name}' has no value`);
+      if (v === undefined) throw new FormulaEvalError(`variable '${f.name}' has no value`);
       return v;
     }
     case "neg":
       return -evaluate(f.arg, vars);
     case "call": {
       const args = f.args.map((a) => evaluate(a, vars));
-      if (f.fn === "sqrt" && args[0]! < 0) throw new EvalError(`sqrt of a negative number (${args[0]})`);
-      if (f.fn === "log" && args[0]! <= 0) throw new EvalError(`log of a non-positive number (${args[0]})`);
+      if (f.fn === "sqrt" && args[0]! < 0) throw new FormulaEvalError(`sqrt of a negative number (${args[0]})`);
+      if (f.fn === "log" && args[0]! <= 0) throw new FormulaEvalError(`log of a non-positive number (${args[0]})`);
       return FUNCTIONS[f.fn].fn(args);
     }
     case "bin": {
@@ -207,7 +218,7 @@ function evaluate(f: Formula, vars: Readonly<Record<string, number>>): number {
         case "*":
           return a * b;
         case "/":
-          if (b === 0) throw new EvalError("division by zero");
+          if (b === 0) throw new FormulaEvalError("division by zero");
           return a / b;
         case "^":
           return a ** b;
@@ -220,10 +231,11 @@ function evaluate(f: Formula, vars: Readonly<Record<string, number>>): number {
 export function evaluateFormula(formula: Formula, vars: Readonly<Record<string, number>>): EvalResult {
   try {
     const value = evaluate(formula, vars);
-    if (!Number.isFinite(value)) return { ok: false, message: `the formula's result is not a finite number (${value})` };
+    if (!Number.isFinite(value))
+      return { ok: false, message: `the formula's result is not a finite number (${value})` };
     return { ok: true, value };
   } catch (err) {
-    if (err instanceof EvalError) return { ok: false, message: err.message };
+    if (err instanceof FormulaEvalError) return { ok: false, message: err.message };
     throw err;
   }
 }

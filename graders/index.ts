@@ -12,14 +12,21 @@ export type {
   ChatModel,
   ChatOutcome,
   ChatRequest,
-  EmbedOutcome,
   Embeddings,
+  EmbedOutcome,
   GraderContext,
   PythonOutcome,
   PythonRunner,
   PythonRunRequest,
 } from "./ports.ts";
-export type { GraderError, GraderErrorCode, GraderErrorFlags, GraderResult, GraderResultMetadata, TokenUsage } from "./result.ts";
+export type {
+  GraderError,
+  GraderErrorCode,
+  GraderErrorFlags,
+  GraderResult,
+  GraderResultMetadata,
+  TokenUsage,
+} from "./result.ts";
 export { type GradeInput, type Limiter, type RunOptions, runGrader } from "./run.ts";
 export {
   EVALUATION_METRICS,

@@ -5,7 +5,14 @@
 import { LOCAL_METRICS } from "./metrics/index.ts";
 import type { ChatMessage, GraderContext } from "./ports.ts";
 import { addUsage, failure, type GraderResult, success, type TokenUsage } from "./result.ts";
-import type { EvalItem, LabelModelGrader, PythonGrader, ScoreModelGrader, SubGrader, TextSimilarityGrader } from "./schema.ts";
+import type {
+  EvalItem,
+  LabelModelGrader,
+  PythonGrader,
+  ScoreModelGrader,
+  SubGrader,
+  TextSimilarityGrader,
+} from "./schema.ts";
 import { stringCheck } from "./string-check.ts";
 import { render, type TemplateScope } from "./template.ts";
 
@@ -28,7 +35,12 @@ function renderOrThrow(template: string, scope: TemplateScope): string {
   return r.value;
 }
 
-export async function gradeLeaf(grader: SubGrader, scope: TemplateScope, ctx: GraderContext, opts: LeafOptions): Promise<GraderResult> {
+export async function gradeLeaf(
+  grader: SubGrader,
+  scope: TemplateScope,
+  ctx: GraderContext,
+  opts: LeafOptions,
+): Promise<GraderResult> {
   const startedAt = Date.now();
   try {
     switch (grader.type) {
@@ -46,7 +58,8 @@ export async function gradeLeaf(grader: SubGrader, scope: TemplateScope, ctx: Gr
         return await pythonGrader(grader, scope, ctx, opts, startedAt);
     }
   } catch (err) {
-    if (err instanceof TemplateFailure) return failure(grader, { code: "invalid_variable", message: err.message }, startedAt);
+    if (err instanceof TemplateFailure)
+      return failure(grader, { code: "invalid_variable", message: err.message }, startedAt);
     return failure(grader, { code: "other", message: `internal grader error: ${(err as Error).message}` }, startedAt);
   }
 }
@@ -63,7 +76,12 @@ async function textSimilarity(
   let score: number;
   let usage: TokenUsage | null = null;
   if (grader.evaluation_metric === "cosine") {
-    if (!ctx.embeddings) return failure(grader, { code: "unsupported", message: "cosine needs an embeddings endpoint, and none is configured" }, startedAt);
+    if (!ctx.embeddings)
+      return failure(
+        grader,
+        { code: "unsupported", message: "cosine needs an embeddings endpoint, and none is configured" },
+        startedAt,
+      );
     const model = ctx.embeddingModel ?? "text-embedding-3-large";
     const r = await ctx.embeddings.embed(model, [input, reference], opts.signal ? { signal: opts.signal } : {});
     if (!r.ok) return failure(grader, { code: "embeddings_error", message: r.message }, startedAt);
@@ -93,16 +111,22 @@ export function cosine(a: number[], b: number[]): number {
 /** EvalItem → chat message; all-text content collapses to one string (what every compatible server accepts). */
 function toChatMessage(item: EvalItem, scope: TemplateScope): ChatMessage {
   const items = Array.isArray(item.content) ? item.content : [item.content];
-  const parts: Array<Record<string, unknown>> = items.map((c) => {
+  const parts: Array<Record<string, unknown>> = items.map((c): Record<string, unknown> => {
     if (typeof c === "string") return { type: "text", text: renderOrThrow(c, scope) };
     switch (c.type) {
       case "input_text":
       case "output_text":
         return { type: "text", text: renderOrThrow(c.text, scope) };
       case "input_image":
-        return { type: "image_url", image_url: { url: renderOrThrow(c.image_url, scope), ...(c.detail ? { detail: c.detail } : {}) } };
-      case "input_audio":
-        return { type: "input_audio", input_audio: { data: renderOrThrow(c.input_audio.data, scope), format: c.input_audio.format } };
+        return {
+          type: "image_url",
+          image_url: { url: renderOrThrow(c.image_url, scope), ...(c.detail ? { detail: c.detail } : {}) },
+        };
+      default:
+        return {
+          type: "input_audio",
+          input_audio: { data: renderOrThrow(c.input_audio.data, scope), format: c.input_audio.format },
+        };
     }
   });
   const allText = parts.every((p) => p.type === "text");
@@ -126,7 +150,12 @@ function responseFormat(grader: ScoreModelGrader | LabelModelGrader): Record<str
     json_schema: {
       name: grader.type === "score_model" ? "score_model_result" : "label_model_result",
       strict: true,
-      schema: { type: "object", properties: { steps: STEPS, result }, required: ["steps", "result"], additionalProperties: false },
+      schema: {
+        type: "object",
+        properties: { steps: STEPS, result },
+        required: ["steps", "result"],
+        additionalProperties: false,
+      },
     },
   };
 }
@@ -136,7 +165,8 @@ function parseResult(content: string): unknown {
   const text = content.trim().replace(/^```(?:json)?\s*([\s\S]*?)\s*```$/, "$1");
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed) && "result" in parsed) return (parsed as { result: unknown }).result;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed) && "result" in parsed)
+      return (parsed as { result: unknown }).result;
     return parsed;
   } catch {
     return text;
@@ -151,7 +181,8 @@ async function modelGrader(
   startedAt: number,
 ): Promise<GraderResult> {
   const messages = grader.input.map((m) => toChatMessage(m, scope));
-  if (!ctx.chat) return failure(grader, { code: "model_server", message: "no grader model endpoint is configured" }, startedAt);
+  if (!ctx.chat)
+    return failure(grader, { code: "model_server", message: "no grader model endpoint is configured" }, startedAt);
   const sp = grader.type === "score_model" ? grader.sampling_params : undefined;
   const r = await ctx.chat.complete(
     {
@@ -166,31 +197,73 @@ async function modelGrader(
     },
     opts.signal ? { signal: opts.signal } : {},
   );
-  if (!r.ok) return failure(grader, { code: r.kind === "timeout" ? "timeout" : "model_server", message: r.message }, startedAt);
+  if (!r.ok)
+    return failure(grader, { code: r.kind === "timeout" ? "timeout" : "model_server", message: r.message }, startedAt);
   const perModel: Record<string, TokenUsage> = {};
   if (r.usage) addUsage(perModel, r.model, r.usage);
-  const usageExtra = { token_usage: r.usage, sampled_model_name: r.model, model_grader_token_usage_per_model: perModel };
+  const usageExtra = {
+    token_usage: r.usage,
+    sampled_model_name: r.model,
+    model_grader_token_usage_per_model: perModel,
+  };
   if (r.refusal) return failure(grader, { code: "model_refusal", message: r.refusal }, startedAt, usageExtra);
-  if (r.content === null) return failure(grader, { code: "model_parse", message: "the grader model returned no content" }, startedAt, usageExtra);
+  if (r.content === null)
+    return failure(
+      grader,
+      { code: "model_parse", message: "the grader model returned no content" },
+      startedAt,
+      usageExtra,
+    );
   const result = parseResult(r.content);
   if (grader.type === "score_model") {
-    const value = typeof result === "number" ? result : typeof result === "string" && result.trim() !== "" ? Number(result) : Number.NaN;
+    const value =
+      typeof result === "number"
+        ? result
+        : typeof result === "string" && result.trim() !== ""
+          ? Number(result)
+          : Number.NaN;
     if (!Number.isFinite(value)) {
-      return failure(grader, { code: "model_parse", message: `the grader model's answer has no numeric result: ${r.content.slice(0, 200)}` }, startedAt, usageExtra);
+      return failure(
+        grader,
+        { code: "model_parse", message: `the grader model's answer has no numeric result: ${r.content.slice(0, 200)}` },
+        startedAt,
+        usageExtra,
+      );
     }
     const [lo, hi] = grader.range ?? [0, 1];
     return success(grader, Math.min(hi, Math.max(lo, value)), startedAt, { ...usageExtra, scores: { result: value } });
   }
   const label = typeof result === "string" ? result.trim() : null;
-  const match = label === null ? undefined : (grader.labels.find((l) => l === label) ?? grader.labels.find((l) => l.toLowerCase() === label.toLowerCase()));
+  const match =
+    label === null
+      ? undefined
+      : (grader.labels.find((l) => l === label) ?? grader.labels.find((l) => l.toLowerCase() === label.toLowerCase()));
   if (match === undefined) {
-    return failure(grader, { code: "model_parse", message: `the grader model's answer is not one of the labels: ${r.content.slice(0, 200)}` }, startedAt, usageExtra);
+    return failure(
+      grader,
+      {
+        code: "model_parse",
+        message: `the grader model's answer is not one of the labels: ${r.content.slice(0, 200)}`,
+      },
+      startedAt,
+      usageExtra,
+    );
   }
-  return success(grader, grader.passing_labels.includes(match) ? 1 : 0, startedAt, { ...usageExtra, scores: { label: match } });
+  return success(grader, grader.passing_labels.includes(match) ? 1 : 0, startedAt, {
+    ...usageExtra,
+    scores: { label: match },
+  });
 }
 
-async function pythonGrader(grader: PythonGrader, scope: TemplateScope, ctx: GraderContext, opts: LeafOptions, startedAt: number): Promise<GraderResult> {
-  if (!ctx.python) return failure(grader, { code: "python_server", message: "no python runner is configured" }, startedAt);
+async function pythonGrader(
+  grader: PythonGrader,
+  scope: TemplateScope,
+  ctx: GraderContext,
+  opts: LeafOptions,
+  startedAt: number,
+): Promise<GraderResult> {
+  if (!ctx.python)
+    return failure(grader, { code: "python_server", message: "no python runner is configured" }, startedAt);
   const s = scope.sample;
   // The sample dict OpenAI documents for python graders.
   const sample = {
@@ -201,7 +274,12 @@ async function pythonGrader(grader: PythonGrader, scope: TemplateScope, ctx: Gra
     output_audio: {},
   };
   const r = await ctx.python.run(
-    { source: grader.source, sample, item: scope.item, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) },
+    {
+      source: grader.source,
+      sample,
+      item: scope.item,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    },
     opts.signal ? { signal: opts.signal } : {},
   );
   if (r.ok) return success(grader, r.value, startedAt);

@@ -3,7 +3,7 @@
  * runner). Retries 408/409/429/5xx and network failures with exponential backoff and jitter (honouring
  * `retry-after`), each attempt bounded by a timeout; failures come back as values, never thrown.
  */
-import type { ChatModel, ChatOutcome, ChatRequest, EmbedOutcome, Embeddings } from "./ports.ts";
+import type { ChatModel, ChatOutcome, ChatRequest, Embeddings, EmbedOutcome } from "./ports.ts";
 import type { TokenUsage } from "./result.ts";
 
 export interface EndpointOptions {
@@ -19,7 +19,9 @@ export interface EndpointOptions {
   fetch?: typeof fetch;
 }
 
-type Attempt = { ok: true; body: unknown } | { ok: false; kind: "server" | "timeout"; message: string; retry: boolean; retryAfterMs?: number };
+type Attempt =
+  | { ok: true; body: unknown }
+  | { ok: false; kind: "server" | "timeout"; message: string; retry: boolean; retryAfterMs?: number };
 
 const RETRY_STATUS = new Set([408, 409, 429]);
 
@@ -70,7 +72,8 @@ async function attempt(opts: EndpointOptions, path: string, body: unknown, signa
     }
   } catch (err) {
     if (signal?.aborted) return { ok: false, kind: "timeout", message: "cancelled", retry: false };
-    if (timeout.aborted) return { ok: false, kind: "timeout", message: `${path} did not answer within ${timeoutMs} ms`, retry: true };
+    if (timeout.aborted)
+      return { ok: false, kind: "timeout", message: `${path} did not answer within ${timeoutMs} ms`, retry: true };
     return { ok: false, kind: "server", message: `${path} unreachable: ${(err as Error).message}`, retry: true };
   }
 }
@@ -115,7 +118,11 @@ export function openAICompatibleChat(opts: EndpointOptions): ChatModel {
     async complete(request: ChatRequest, options = {}): Promise<ChatOutcome> {
       const r = await postWithRetries(opts, "/chat/completions", request, options.signal);
       if (!r.ok) return r;
-      const body = r.body as { model?: unknown; choices?: Array<{ message?: { content?: unknown; refusal?: unknown } }>; usage?: unknown };
+      const body = r.body as {
+        model?: unknown;
+        choices?: Array<{ message?: { content?: unknown; refusal?: unknown } }>;
+        usage?: unknown;
+      };
       const message = body.choices?.[0]?.message;
       if (!message) return { ok: false, kind: "server", message: "chat completion has no choices[0].message" };
       return {

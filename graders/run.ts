@@ -5,7 +5,16 @@
 import { evaluateFormula, parseFormula } from "./formula.ts";
 import { gradeLeaf } from "./leaf.ts";
 import type { GraderContext } from "./ports.ts";
-import { addUsage, failure, type GraderError, type GraderResult, noErrors, setFlags, success, type TokenUsage } from "./result.ts";
+import {
+  addUsage,
+  failure,
+  type GraderError,
+  type GraderResult,
+  noErrors,
+  setFlags,
+  success,
+  type TokenUsage,
+} from "./result.ts";
 import type { Grader, GraderType, MultiGrader, SubGrader } from "./schema.ts";
 import type { Sample, TemplateScope } from "./template.ts";
 
@@ -29,7 +38,12 @@ export interface RunOptions {
 const direct: Limiter = { run: (_type, task) => task() };
 
 /** Grades one sample. */
-export async function runGrader(grader: Grader, input: GradeInput, ctx: GraderContext, options: RunOptions = {}): Promise<GraderResult> {
+export async function runGrader(
+  grader: Grader,
+  input: GradeInput,
+  ctx: GraderContext,
+  options: RunOptions = {},
+): Promise<GraderResult> {
   const startedAt = Date.now();
   const scope: TemplateScope = { sample: input.sample, item: input.item ?? {} };
   const limiter = options.limiter ?? direct;
@@ -45,7 +59,12 @@ export async function runGrader(grader: Grader, input: GradeInput, ctx: GraderCo
  * One leaf grading under the wall-clock budget, which starts when the grading does (not while it waits for a
  * concurrency slot). Past the budget the grading is aborted and the result is a timeout.
  */
-async function leafWithTimeout(grader: SubGrader, scope: TemplateScope, ctx: GraderContext, options: RunOptions): Promise<GraderResult> {
+async function leafWithTimeout(
+  grader: SubGrader,
+  scope: TemplateScope,
+  ctx: GraderContext,
+  options: RunOptions,
+): Promise<GraderResult> {
   const { timeoutMs } = options;
   if (timeoutMs === undefined) return gradeLeaf(grader, scope, ctx, options.signal ? { signal: options.signal } : {});
   const startedAt = Date.now();
@@ -99,7 +118,13 @@ async function gradeMulti(
     }
   });
   const totalUsage = sumUsage(Object.values(perModel));
-  const extra = { sub_rewards: subRewards, scores: { ...subRewards }, model_grader_token_usage_per_model: perModel, token_usage: totalUsage, sampled_model_name: sampledModel };
+  const extra = {
+    sub_rewards: subRewards,
+    scores: { ...subRewards },
+    model_grader_token_usage_per_model: perModel,
+    token_usage: totalUsage,
+    sampled_model_name: sampledModel,
+  };
   let result: GraderResult;
   if (firstError) {
     // A sub-grader failed: the formula is not computed on a made-up 0; the whole grading is a failure.

@@ -130,7 +130,9 @@ export const SubGrader = z.discriminatedUnion("type", [
 export type SubGrader = z.infer<typeof SubGrader>;
 
 /** Keys of `graders` are the variables of `calculate_output`, so they must be identifiers. */
-const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "grader keys must be identifiers (letters, digits, _)");
+const variableName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "grader keys must be identifiers (letters, digits, _)");
 
 export const MultiGrader = z.strictObject({
   type: z.literal("multi"),

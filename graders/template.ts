@@ -63,7 +63,8 @@ function lookup(scope: TemplateScope, path: string): { ok: true; value: unknown 
     }
     value = (value as Record<string | number, unknown>)[key];
   }
-  if (value === undefined) return { ok: false, message: `template variable '${path}' not found in the ${parsed.namespace}` };
+  if (value === undefined)
+    return { ok: false, message: `template variable '${path}' not found in the ${parsed.namespace}` };
   return { ok: true, value };
 }
 
@@ -76,7 +77,8 @@ export function render(template: string, scope: TemplateScope): Rendered {
     const path = m[1]!;
     const found = lookup(scope, path);
     if (!found.ok) return { ok: false, path, message: found.message };
-    out += template.slice(last, m.index) + (typeof found.value === "string" ? found.value : JSON.stringify(found.value));
+    out +=
+      template.slice(last, m.index) + (typeof found.value === "string" ? found.value : JSON.stringify(found.value));
     last = m.index + m[0].length;
   }
   return { ok: true, value: out + template.slice(last) };

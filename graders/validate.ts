@@ -37,15 +37,24 @@ function preCheck(input: unknown): { message: string; param: string } | null {
   }
   if (g.type === "multi") {
     const graders = g.graders;
-    if (graders === null || typeof graders !== "object" || Array.isArray(graders) || typeof (graders as { type?: unknown }).type === "string") {
+    if (
+      graders === null ||
+      typeof graders !== "object" ||
+      Array.isArray(graders) ||
+      typeof (graders as { type?: unknown }).type === "string"
+    ) {
       return {
         param: "grader.graders",
-        message: "Invalid value for 'grader.graders': expected a map from variable name to grader, e.g. {\"a\": {...}, \"b\": {...}}.",
+        message:
+          'Invalid value for \'grader.graders\': expected a map from variable name to grader, e.g. {"a": {...}, "b": {...}}.',
       };
     }
     for (const [key, sub] of Object.entries(graders)) {
       if (sub && typeof sub === "object" && (sub as { type?: unknown }).type === "multi") {
-        return { param: `grader.graders.${key}.type`, message: "You cannot create a multigrader with a nested multigrader inside." };
+        return {
+          param: `grader.graders.${key}.type`,
+          message: "You cannot create a multigrader with a nested multigrader inside.",
+        };
       }
     }
   }
@@ -66,7 +75,9 @@ function templatesOf(g: SubGrader): Array<[path: (string | number)[], template: 
       return g.input.flatMap((m, i) => {
         const items = Array.isArray(m.content) ? m.content : [m.content];
         return items.flatMap((c, j): Array<[(string | number)[], string]> => {
-          const base: (string | number)[] = Array.isArray(m.content) ? ["input", i, "content", j] : ["input", i, "content"];
+          const base: (string | number)[] = Array.isArray(m.content)
+            ? ["input", i, "content", j]
+            : ["input", i, "content"];
           if (typeof c === "string") return [[base, c]];
           if (c.type === "input_text" || c.type === "output_text") return [[[...base, "text"], c.text]];
           if (c.type === "input_image") return [[[...base, "image_url"], c.image_url]];
@@ -103,7 +114,11 @@ export function validateGrader(input: unknown): ValidateResult {
     }
     const formula = parseFormula(grader.calculate_output, new Set(Object.keys(grader.graders)));
     if (!formula.ok) {
-      return { ok: false, param: "grader.calculate_output", message: `Invalid value for 'grader.calculate_output': ${formula.message}.` };
+      return {
+        ok: false,
+        param: "grader.calculate_output",
+        message: `Invalid value for 'grader.calculate_output': ${formula.message}.`,
+      };
     }
   } else {
     const bad = checkTemplates(grader, []);

@@ -3,7 +3,12 @@ import { type Grader, runGrader, sampleFromText, validateGrader } from "../../gr
 import type { AppDeps } from "../deps.ts";
 import { badRequest } from "../errors.ts";
 import { newRouter } from "../router.ts";
-import { RunGraderRequest, RunGraderResponse, ValidateGraderRequest, ValidateGraderResponse } from "../schemas/graders.ts";
+import {
+  RunGraderRequest,
+  RunGraderResponse,
+  ValidateGraderRequest,
+  ValidateGraderResponse,
+} from "../schemas/graders.ts";
 
 const json = <T>(schema: T) => ({ content: { "application/json": { schema } } });
 
@@ -37,7 +42,12 @@ export function gradersRoutes(deps: AppDeps) {
       const grader = checkedGrader(body.grader);
       const legacy = body.reference_answer;
       const item =
-        body.item ?? (legacy && typeof legacy === "object" && !Array.isArray(legacy) ? (legacy as Record<string, unknown>) : legacy !== undefined ? { reference_answer: legacy } : {});
+        body.item ??
+        (legacy && typeof legacy === "object" && !Array.isArray(legacy)
+          ? (legacy as Record<string, unknown>)
+          : legacy !== undefined
+            ? { reference_answer: legacy }
+            : {});
       const result = await runGrader(grader, { sample: sampleFromText(body.model_sample), item }, deps.graders, {
         timeoutMs: RUN_TIMEOUT_MS,
         signal: c.req.raw.signal,

@@ -7,8 +7,15 @@ import { Grader as GraderSchema } from "../../graders/index.ts";
  * multi formula); the documented shape is the `Grader` component.
  */
 export const GraderInput = z.record(z.string(), z.unknown()).openapi({
-  description: "A grader: string_check, text_similarity, score_model, label_model, python or multi (see the Grader schema).",
-  example: { type: "string_check", name: "exact", input: "{{sample.output_text}}", reference: "{{item.answer}}", operation: "eq" },
+  description:
+    "A grader: string_check, text_similarity, score_model, label_model, python or multi (see the Grader schema).",
+  example: {
+    type: "string_check",
+    name: "exact",
+    input: "{{sample.output_text}}",
+    reference: "{{item.answer}}",
+    operation: "eq",
+  },
 });
 
 export const Grader = GraderSchema.openapi("Grader");
@@ -16,15 +23,25 @@ export const Grader = GraderSchema.openapi("Grader");
 export const RunGraderRequest = z
   .object({
     grader: GraderInput,
-    model_sample: z.string().openapi({ description: "The model output; fills `sample.output_text`, and `sample.output_json` when it is JSON." }),
+    model_sample: z.string().openapi({
+      description: "The model output; fills `sample.output_text`, and `sample.output_json` when it is JSON.",
+    }),
     item: z.record(z.string(), z.unknown()).optional().openapi({ description: "The dataset row; fills `item`." }),
     /** The SDK's name for `item` before 2025-06-02; still accepted. */
-    reference_answer: z.unknown().optional().openapi({ description: "Deprecated alias: used as `item` when `item` is absent." }),
+    reference_answer: z
+      .unknown()
+      .optional()
+      .openapi({ description: "Deprecated alias: used as `item` when `item` is absent." }),
   })
   .openapi("RunGraderRequest");
 
 const TokenUsage = z
-  .object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number(), cached_tokens: z.number() })
+  .object({
+    prompt_tokens: z.number(),
+    completion_tokens: z.number(),
+    total_tokens: z.number(),
+    cached_tokens: z.number(),
+  })
   .openapi("GraderTokenUsage");
 
 const GraderErrors = z.object({
@@ -55,10 +72,10 @@ export const RunGraderResponse = z
       scores: z.record(z.string(), z.unknown()),
       token_usage: TokenUsage.nullable(),
       sampled_model_name: z.string().nullable(),
-      error: z
-        .object({ code: z.string(), message: z.string(), grader: z.string().optional() })
-        .nullable()
-        .openapi({ description: "Beyond OpenAI: the first failure, typed (null on success). The flags above say the same in OpenAI's terms." }),
+      error: z.object({ code: z.string(), message: z.string(), grader: z.string().optional() }).nullable().openapi({
+        description:
+          "Beyond OpenAI: the first failure, typed (null on success). The flags above say the same in OpenAI's terms.",
+      }),
     }),
     sub_rewards: z.record(z.string(), z.number()),
     model_grader_token_usage_per_model: z.record(z.string(), TokenUsage),

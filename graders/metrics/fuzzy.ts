@@ -40,7 +40,12 @@ export function defaultProcess(text: string): string {
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     if (cp < 0x80) {
-      out += (cp >= 0x30 && cp <= 0x39) || (cp >= 0x61 && cp <= 0x7a) ? ch : cp >= 0x41 && cp <= 0x5a ? ch.toLowerCase() : " ";
+      out +=
+        (cp >= 0x30 && cp <= 0x39) || (cp >= 0x61 && cp <= 0x7a)
+          ? ch
+          : cp >= 0x41 && cp <= 0x5a
+            ? ch.toLowerCase()
+            : " ";
       continue;
     }
     let mapped = lowerCache.get(cp);
@@ -176,7 +181,7 @@ function tokenSetRatio(tokensA: Set<string>, tokensB: Set<string>): number {
   return Math.max(result, sectAbRatio, sectBaRatio);
 }
 
-function tokenRatio(s1: string, s2: string, t1: string[], t2: string[]): number {
+function tokenRatio(t1: string[], t2: string[]): number {
   const sortRatio = ratioCp(codePoints(sortedJoin(t1)), codePoints(sortedJoin(t2)));
   return Math.max(tokenSetRatio(new Set(t1), new Set(t2)), sortRatio);
 }
@@ -202,7 +207,7 @@ export function wratio(s1: string, s2: string): number {
   if (end === 100) return 100;
   const t1 = splitTokens(s1);
   const t2 = splitTokens(s2);
-  if (lenRatio < 1.5) return Math.max(end, tokenRatio(s1, s2, t1, t2) * UNBASE_SCALE);
+  if (lenRatio < 1.5) return Math.max(end, tokenRatio(t1, t2) * UNBASE_SCALE);
   const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
   end = Math.max(end, partialRatioCp(a, b) * PARTIAL_SCALE);
   return Math.max(end, partialTokenRatio(t1, t2) * UNBASE_SCALE * PARTIAL_SCALE);

@@ -10,11 +10,9 @@ const FULL = (1 << BITS) - 1;
 export class LcsPattern {
   readonly words: number;
   private readonly masks = new Map<number, Int32Array>();
-  private readonly empty: Int32Array;
 
   constructor(readonly seq: ArrayLike<number>) {
     this.words = Math.max(1, Math.ceil(seq.length / BITS));
-    this.empty = new Int32Array(this.words);
     for (let i = 0; i < seq.length; i++) {
       const c = seq[i]!;
       let m = this.masks.get(c);

@@ -13,6 +13,7 @@ export function isPySpace(cp: number): boolean {
   return PY_SPACE.has(cp);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+001C..U+001F are whitespace to Python's str.split().
 const ASCII_ONLY_SPACES = /^[^\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$/;
 
 /** Python's `str.split()` with no arguments: split on runs of whitespace, drop empty pieces. */
@@ -43,6 +44,7 @@ export function pySplit(text: string): string[] {
 
 const HAS_SURROGATE = /[\ud800-\udfff]/;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+001C..U+001F are whitespace to Python's str.rstrip().
 const PY_TRAILING_SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/;
 
 /** Python's `str.rstrip()`. */

@@ -83,7 +83,12 @@ class Worker {
     args: string[],
     cwd: string | undefined,
   ) {
-    this.proc = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], detached: true, env: {}, ...(cwd ? { cwd } : {}) });
+    this.proc = spawn(command, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+      env: {},
+      ...(cwd ? { cwd } : {}),
+    });
     this.proc.stdout!.setEncoding("utf8");
     this.proc.stdout!.on("data", (chunk: string) => this.onData(chunk));
     this.proc.stderr!.setEncoding("utf8");
@@ -92,7 +97,12 @@ class Worker {
     });
     this.proc.stdin!.on("error", () => {});
     this.proc.on("error", (err) => this.onExit(`could not start the python sandbox: ${err.message}`, "server"));
-    this.proc.on("exit", (code, signal) => this.onExit(`the python worker exited (${signal ?? `code ${code}`})${this.stderrTail ? `: ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}` : ""}`, "runtime"));
+    this.proc.on("exit", (code, signal) =>
+      this.onExit(
+        `the python worker exited (${signal ?? `code ${code}`})${this.stderrTail ? `: ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}` : ""}`,
+        "runtime",
+      ),
+    );
   }
 
   send(job: Job): void {
@@ -102,7 +112,13 @@ class Worker {
     // CPU budget 60% of the wall-clock one, so a busy loop ends with the clean in-process error (worker kept)
     // before the wall clock has to kill the worker.
     const cpu = Math.max(1, Math.floor((0.6 * (job.request.timeoutMs ?? this.pool.timeoutMs)) / 1000));
-    const line = JSON.stringify({ id: job.id, cpu, ...(first ? { src: job.request.source } : {}), sample: job.request.sample, item: job.request.item });
+    const line = JSON.stringify({
+      id: job.id,
+      cpu,
+      ...(first ? { src: job.request.source } : {}),
+      sample: job.request.sample,
+      item: job.request.item,
+    });
     this.proc.stdin!.write(`${line}\n`);
     if (this.inFlight.length === 1) this.armHead();
   }
@@ -113,7 +129,11 @@ class Worker {
     const head = this.inFlight[0];
     if (!head) return;
     const ms = head.request.timeoutMs ?? this.pool.timeoutMs;
-    this.headTimer = setTimeout(() => this.killHead({ ok: false, kind: "timeout", message: `the grader ran longer than ${ms} ms and was stopped` }), ms);
+    this.headTimer = setTimeout(
+      () =>
+        this.killHead({ ok: false, kind: "timeout", message: `the grader ran longer than ${ms} ms and was stopped` }),
+      ms,
+    );
   }
 
   /** Ends the running request with `outcome`, kills the worker, hands the queued requests back to the pool. */
@@ -153,7 +173,11 @@ class Worker {
       const outcome: PythonOutcome =
         msg.ok === true && typeof msg.value === "number"
           ? { ok: true, value: msg.value }
-          : { ok: false, kind: msg.kind === "timeout" ? "timeout" : "runtime", message: String(msg.message ?? "grader failed") };
+          : {
+              ok: false,
+              kind: msg.kind === "timeout" ? "timeout" : "runtime",
+              message: String(msg.message ?? "grader failed"),
+            };
       this.pool.finish(head, outcome);
       this.armHead();
     }
@@ -220,7 +244,13 @@ export class PythonSandbox implements PythonRunner {
   run(request: PythonRunRequest, options: { signal?: AbortSignal } = {}): Promise<PythonOutcome> {
     if (this.closed) return Promise.resolve({ ok: false, kind: "server", message: "the python runner is closed" });
     return new Promise((resolve) => {
-      const job: Job = { id: this.nextId++, request, resolve, attempts: 0, ...(options.signal ? { signal: options.signal } : {}) };
+      const job: Job = {
+        id: this.nextId++,
+        request,
+        resolve,
+        attempts: 0,
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
       if (options.signal) {
         if (options.signal.aborted) return resolve({ ok: false, kind: "timeout", message: "cancelled" });
         job.onAbort = () => this.abort(job);
@@ -248,7 +278,10 @@ export class PythonSandbox implements PythonRunner {
     }
     for (const w of this.workers) {
       const at = w.inFlight.indexOf(job);
-      if (at === 0) return w.killHead({ ok: false, kind: "timeout", message: "cancelled" });
+      if (at === 0) {
+        w.killHead({ ok: false, kind: "timeout", message: "cancelled" });
+        return;
+      }
       if (at > 0) {
         w.inFlight.splice(at, 1);
         // It was sent but has not started; the worker will answer it and find no one waiting.
@@ -263,7 +296,8 @@ export class PythonSandbox implements PythonRunner {
     const i = this.workers.indexOf(worker);
     if (i >= 0) this.workers.splice(i, 1);
     for (const job of orphans.reverse()) {
-      if (++job.attempts >= MAX_ATTEMPTS) this.finish(job, { ok: false, kind: "server", message: "the python worker kept failing" });
+      if (++job.attempts >= MAX_ATTEMPTS)
+        this.finish(job, { ok: false, kind: "server", message: "the python worker kept failing" });
       else this.queue.unshift(job);
     }
     queueMicrotask(() => this.pump());
@@ -306,9 +340,11 @@ export class PythonSandbox implements PythonRunner {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) this.finish(job, { ok: false, kind: "server", message: "the python runner is closed" });
+    for (const job of this.queue.splice(0))
+      this.finish(job, { ok: false, kind: "server", message: "the python runner is closed" });
     for (const w of [...this.workers]) {
-      for (const job of w.inFlight.splice(0)) this.finish(job, { ok: false, kind: "server", message: "the python runner is closed" });
+      for (const job of w.inFlight.splice(0))
+        this.finish(job, { ok: false, kind: "server", message: "the python runner is closed" });
       w.kill();
     }
     if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
@@ -330,7 +366,8 @@ export function createPythonSandbox(opts: PythonSandboxOptions = {}): PythonSand
       // biome-ignore format: flags
       const probe = spawnSync(candidate, ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent", python, "-I", "-c", "pass"], { timeout: 10_000, encoding: "utf8" });
       if (probe.status === 0) bwrap = candidate;
-      else reason = `bwrap failed to start a sandbox: ${(probe.stderr || probe.error?.message || `status ${probe.status}`).trim()}`;
+      else
+        reason = `bwrap failed to start a sandbox: ${(probe.stderr || probe.error?.message || `status ${probe.status}`).trim()}`;
     }
   }
   return new PythonSandbox(opts, bwrap, reason);

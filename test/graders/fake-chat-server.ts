@@ -42,7 +42,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((p) => (p && typeof p === "object" && "text" in p ? String(p.text) : "")).join("\n");
+  if (Array.isArray(content))
+    return content.map((p) => (p && typeof p === "object" && "text" in p ? String(p.text) : "")).join("\n");
   return "";
 }
 
@@ -80,7 +81,8 @@ export async function startFakeChatServer(): Promise<FakeChatServer> {
           usage: { prompt_tokens: Math.ceil(chars / 4), total_tokens: Math.ceil(chars / 4) },
         });
       }
-      if (req.url !== "/v1/chat/completions") return send(404, { error: { message: `no route ${req.url}`, type: "invalid_request_error" } });
+      if (req.url !== "/v1/chat/completions")
+        return send(404, { error: { message: `no route ${req.url}`, type: "invalid_request_error" } });
       const model = String(body.model ?? "");
       counted = model;
       active.set(model, (active.get(model) ?? 0) + 1);
@@ -93,7 +95,11 @@ export async function startFakeChatServer(): Promise<FakeChatServer> {
         const seen = failures.get(key) ?? 0;
         if (seen < Number(fail[1])) {
           failures.set(key, seen + 1);
-          return send(Number(fail[2]), { error: { message: `scripted failure ${seen + 1}`, type: "server_error" } }, { "retry-after": "0" });
+          return send(
+            Number(fail[2]),
+            { error: { message: `scripted failure ${seen + 1}`, type: "server_error" } },
+            { "retry-after": "0" },
+          );
         }
       }
       const slow = /^slow-(\d+)$/.exec(model);
@@ -123,7 +129,14 @@ export async function startFakeChatServer(): Promise<FakeChatServer> {
         choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content, refusal } }],
         ...(model === "no-usage"
           ? {}
-          : { usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, prompt_tokens_details: { cached_tokens: 0 } } }),
+          : {
+              usage: {
+                prompt_tokens: promptTokens,
+                completion_tokens: completionTokens,
+                total_tokens: promptTokens + completionTokens,
+                prompt_tokens_details: { cached_tokens: 0 },
+              },
+            }),
       });
     } catch (err) {
       res.writeHead(500, { "content-type": "application/json" });

@@ -37,8 +37,14 @@ describe("multi calculate_output formulas", () => {
   });
 
   it("rejects what is not arithmetic on the grader keys, with a message", () => {
-    expect(evalf("a +")).toMatchObject({ ok: false, message: expect.stringMatching(/ends where a value was expected/) });
-    expect(evalf("0.5 * a +  0.5 * b)")).toMatchObject({ ok: false, message: expect.stringMatching(/unexpected '\)'/) });
+    expect(evalf("a +")).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/ends where a value was expected/),
+    });
+    expect(evalf("0.5 * a +  0.5 * b)")).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/unexpected '\)'/),
+    });
     expect(evalf("(a + b")).toMatchObject({ ok: false, message: expect.stringMatching(/expected '\)'/) });
     expect(evalf("c + a")).toMatchObject({ ok: false, message: expect.stringMatching(/unknown variable 'c'/) });
     expect(evalf("pow(a, 2)")).toMatchObject({ ok: false, message: expect.stringMatching(/unknown function 'pow'/) });
@@ -47,6 +53,9 @@ describe("multi calculate_output formulas", () => {
     expect(evalf("process.exit(1)")).toMatchObject({ ok: false });
     expect(evalf("a; b")).toMatchObject({ ok: false, message: expect.stringMatching(/unexpected character ';'/) });
     expect(evalf("")).toMatchObject({ ok: false });
-    expect(evalf("(".repeat(500) + "a" + ")".repeat(500))).toMatchObject({ ok: false, message: expect.stringMatching(/nested too deeply/) });
+    expect(evalf(`${"(".repeat(500)}a${")".repeat(500)}`)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/nested too deeply/),
+    });
   });
 });

@@ -1,7 +1,12 @@
 /** Small builders shared by the grader tests. */
 import { type Grader, type GraderContext, type GraderResult, runGrader, sampleFromText } from "../../graders/index.ts";
 
-export function grade(grader: Grader, output: string, item: Record<string, unknown> = {}, ctx: GraderContext = {}): Promise<GraderResult> {
+export function grade(
+  grader: Grader,
+  output: string,
+  item: Record<string, unknown> = {},
+  ctx: GraderContext = {},
+): Promise<GraderResult> {
   return runGrader(grader, { sample: sampleFromText(output), item }, ctx);
 }
 

@@ -1,22 +1,38 @@
 import { describe, expect, it } from "vitest";
-import { type ChatModel, gradeBatch, type Grader, runGrader, sampleFromText } from "../../graders/index.ts";
+import { type ChatModel, type Grader, gradeBatch, runGrader, sampleFromText } from "../../graders/index.ts";
 import { grade, NO_ERRORS } from "./helpers.ts";
 
-const sc = (reference: string) => ({ type: "string_check", name: "s", input: "{{sample.output_text}}", reference, operation: "eq" }) as const;
+const sc = (reference: string) =>
+  ({ type: "string_check", name: "s", input: "{{sample.output_text}}", reference, operation: "eq" }) as const;
 
 describe("multi grader", () => {
   it("combines sub-rewards with calculate_output; keys are the variables", async () => {
     const g: Grader = {
       type: "multi",
       name: "combo",
-      graders: { exact: sc("{{item.answer}}"), sim: { type: "text_similarity", name: "t", input: "{{sample.output_text}}", reference: "Paris France", evaluation_metric: "rouge_1" } },
+      graders: {
+        exact: sc("{{item.answer}}"),
+        sim: {
+          type: "text_similarity",
+          name: "t",
+          input: "{{sample.output_text}}",
+          reference: "Paris France",
+          evaluation_metric: "rouge_1",
+        },
+      },
       calculate_output: "0.5 * exact + 0.5 * sim",
     };
     const r = await grade(g, "Paris", { answer: "Paris" });
     // rouge_1("Paris", "Paris France"): P=1, R=1/2, F=2/3.
     expect(r.reward).toBeCloseTo(0.5 + (0.5 * 2) / 3, 12);
     expect(r.sub_rewards).toEqual({ exact: 1, sim: expect.closeTo(2 / 3, 12) });
-    expect(r.metadata).toMatchObject({ type: "multi", name: "combo", errors: NO_ERRORS, scores: r.sub_rewards, error: null });
+    expect(r.metadata).toMatchObject({
+      type: "multi",
+      name: "combo",
+      errors: NO_ERRORS,
+      scores: r.sub_rewards,
+      error: null,
+    });
   });
 
   it("division by zero is a typed formula error with reward 0", async () => {
@@ -34,7 +50,12 @@ describe("multi grader", () => {
   });
 
   it("a failing sub-grader fails the whole grading and says which one", async () => {
-    const g: Grader = { type: "multi", name: "m", graders: { a: sc("x"), b: sc("{{item.nope}}") }, calculate_output: "a + b" };
+    const g: Grader = {
+      type: "multi",
+      name: "m",
+      graders: { a: sc("x"), b: sc("{{item.nope}}") },
+      calculate_output: "a + b",
+    };
     const r = await grade(g, "x");
     expect(r.reward).toBe(0);
     expect(r.metadata.error).toMatchObject({ code: "invalid_variable", grader: "b" });
@@ -58,16 +79,32 @@ describe("gradeBatch", () => {
         });
         stats.active--;
         const text = typeof req.messages[0]!.content === "string" ? req.messages[0]!.content : "";
-        return { ok: true, content: JSON.stringify({ steps: [], result: text.length % 2 }), refusal: null, model: req.model, usage: null };
+        return {
+          ok: true,
+          content: JSON.stringify({ steps: [], result: text.length % 2 }),
+          refusal: null,
+          model: req.model,
+          usage: null,
+        };
       },
     };
   }
-  const scoreGrader: Grader = { type: "score_model", name: "judge", model: "m", input: [{ role: "user", content: "{{sample.output_text}}" }] };
+  const scoreGrader: Grader = {
+    type: "score_model",
+    name: "judge",
+    model: "m",
+    input: [{ role: "user", content: "{{sample.output_text}}" }],
+  };
 
   it("keeps results in order and bounds concurrency per grader type", async () => {
     const stats = { active: 0, peak: 0 };
     const inputs = Array.from({ length: 20 }, (_, i) => ({ sample: sampleFromText("x".repeat(i)) }));
-    const rs = await gradeBatch(scoreGrader, inputs, { chat: slowChat(20, stats) }, { concurrency: { score_model: 3 } });
+    const rs = await gradeBatch(
+      scoreGrader,
+      inputs,
+      { chat: slowChat(20, stats) },
+      { concurrency: { score_model: 3 } },
+    );
     expect(rs.map((r) => r.reward)).toEqual(inputs.map((_, i) => i % 2));
     expect(stats.peak).toBe(3);
   });
@@ -75,7 +112,12 @@ describe("gradeBatch", () => {
   it("times out slow samples individually (reward 0, unresponsive_reward_error), not the batch", async () => {
     const stats = { active: 0, peak: 0 };
     const t0 = Date.now();
-    const rs = await gradeBatch(scoreGrader, [{ sample: sampleFromText("x") }], { chat: slowChat(5_000, stats) }, { timeoutMs: 100 });
+    const rs = await gradeBatch(
+      scoreGrader,
+      [{ sample: sampleFromText("x") }],
+      { chat: slowChat(5_000, stats) },
+      { timeoutMs: 100 },
+    );
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(rs[0]!.reward).toBe(0);
     expect(rs[0]!.metadata.errors.unresponsive_reward_error).toBe(true);
@@ -83,7 +125,14 @@ describe("gradeBatch", () => {
   });
 
   it("grades local metrics in a batch", async () => {
-    const rs = await gradeBatch(sc("{{item.a}}"), [{ sample: sampleFromText("1"), item: { a: "1" } }, { sample: sampleFromText("2"), item: { a: "1" } }], {});
+    const rs = await gradeBatch(
+      sc("{{item.a}}"),
+      [
+        { sample: sampleFromText("1"), item: { a: "1" } },
+        { sample: sampleFromText("2"), item: { a: "1" } },
+      ],
+      {},
+    );
     expect(rs.map((r) => r.reward)).toEqual([1, 0]);
   });
 

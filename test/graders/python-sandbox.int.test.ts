@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GraderResult, runGrader, sampleFromText } from "../../graders/index.ts";
 import { createPythonSandbox, type PythonSandbox } from "../../graders/python/sandbox.node.ts";
 
-const pyGrader = (body: string) => ({ type: "python", name: "py", source: `def grade(sample, item):\n${body.replace(/^/gm, "    ")}\n` }) as const;
+const pyGrader = (body: string) =>
+  ({ type: "python", name: "py", source: `def grade(sample, item):\n${body.replace(/^/gm, "    ")}\n` }) as const;
 
 let sandbox: PythonSandbox;
 let hostServer: Server;
@@ -62,7 +63,9 @@ describe("python grader sandbox", () => {
 
   it("a loop that swallows the CPU signal is killed by the wall clock, and a fresh worker takes over", async () => {
     const t0 = Date.now();
-    const r = await run("while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass");
+    const r = await run(
+      "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
+    );
     expectFailure(r, "python_timeout", /ran longer than 3000 ms/);
     expect(Date.now() - t0).toBeLessThan(8_000);
     expect((await run("return 0.5")).reward).toBe(0.5);
@@ -74,29 +77,52 @@ describe("python grader sandbox", () => {
   });
 
   it("cannot open sockets, even to a server on the host's loopback", async () => {
-    const r = await run(`import socket\ns = socket.create_connection(("127.0.0.1", ${hostPort}), timeout=1)\nreturn 1.0`);
+    const r = await run(
+      `import socket\ns = socket.create_connection(("127.0.0.1", ${hostPort}), timeout=1)\nreturn 1.0`,
+    );
     expectFailure(r, "python_runtime", /not allowed/);
     expectFailure(await run("import _socket\n_socket.socket()\nreturn 1.0"), "python_runtime", /not allowed/);
-    expectFailure(await run("import urllib.request\nurllib.request.urlopen('http://example.com', timeout=1)\nreturn 1.0"), "python_runtime");
+    expectFailure(
+      await run("import urllib.request\nurllib.request.urlopen('http://example.com', timeout=1)\nreturn 1.0"),
+      "python_runtime",
+    );
   });
 
   it("sees no host files: /etc/passwd, the repository, the home folder", async () => {
     expectFailure(await run("return len(open('/etc/passwd').read())"), "python_runtime", /FileNotFoundError/);
-    expectFailure(await run(`return len(open(${JSON.stringify(`${process.cwd()}/package.json`)}).read())`), "python_runtime", /FileNotFoundError/);
+    expectFailure(
+      await run(`return len(open(${JSON.stringify(`${process.cwd()}/package.json`)}).read())`),
+      "python_runtime",
+      /FileNotFoundError/,
+    );
     expectFailure(await run("import os\nreturn len(os.listdir('/root'))"), "python_runtime", /FileNotFoundError/);
-    const listing = await run("import os\nreturn 1.0 if sorted(os.listdir('/')) == ['bin', 'dev', 'lib', 'lib64', 'proc', 'tmp', 'usr'] else 0.0");
+    const listing = await run(
+      "import os\nreturn 1.0 if sorted(os.listdir('/')) == ['bin', 'dev', 'lib', 'lib64', 'proc', 'tmp', 'usr'] else 0.0",
+    );
     expect(listing.reward).toBe(1);
   });
 
   it("cannot start processes or fork", async () => {
     expectFailure(await run("import os\nos.system('echo hi')\nreturn 1.0"), "python_runtime", /not allowed/);
-    expectFailure(await run("import subprocess\nsubprocess.run(['true'])\nreturn 1.0"), "python_runtime", /not allowed/);
+    expectFailure(
+      await run("import subprocess\nsubprocess.run(['true'])\nreturn 1.0"),
+      "python_runtime",
+      /not allowed/,
+    );
     expectFailure(await run("import os\nos.fork()\nreturn 1.0"), "python_runtime", /not allowed/);
-    expectFailure(await run("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (10**6, 10**6))\nreturn 1.0"), "python_runtime", /not allowed/);
+    expectFailure(
+      await run("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (10**6, 10**6))\nreturn 1.0"),
+      "python_runtime",
+      /not allowed/,
+    );
   });
 
   it("cannot write more than the file-size limit", async () => {
-    expectFailure(await run("open('/tmp/big', 'wb').write(b'0' * (64 * 1024 ** 2))\nreturn 1.0"), "python_runtime", /File too large|No space/);
+    expectFailure(
+      await run("open('/tmp/big', 'wb').write(b'0' * (64 * 1024 ** 2))\nreturn 1.0"),
+      "python_runtime",
+      /File too large|No space/,
+    );
   });
 
   it("exiting the interpreter is a runtime error, and the next grading still works", async () => {
@@ -116,11 +142,19 @@ describe("python grader sandbox", () => {
   });
 
   it("print() and reading stdin cannot corrupt the protocol", async () => {
-    expect((await run("import sys\nprint('{\"id\": 1, \"ok\": true, \"value\": 1}')\nsys.stdout.flush()\nsys.stdin.read()\nreturn 0.5")).reward).toBe(0.5);
+    expect(
+      (
+        await run(
+          'import sys\nprint(\'{"id": 1, "ok": true, "value": 1}\')\nsys.stdout.flush()\nsys.stdin.read()\nreturn 0.5',
+        )
+      ).reward,
+    ).toBe(0.5);
   });
 
   it("different graders never share an interpreter's state", async () => {
-    const a = pyGrader("global COUNT\ntry:\n    COUNT += 1\nexcept NameError:\n    COUNT = 1\nimport builtins\nbuiltins.TAINT = True\nreturn float(COUNT)");
+    const a = pyGrader(
+      "global COUNT\ntry:\n    COUNT += 1\nexcept NameError:\n    COUNT = 1\nimport builtins\nbuiltins.TAINT = True\nreturn float(COUNT)",
+    );
     const b = pyGrader("import builtins\nreturn 1.0 if getattr(builtins, 'TAINT', False) else 0.0");
     const ctx = { python: sandbox };
     const input = { sample: sampleFromText("x") };
@@ -130,7 +164,11 @@ describe("python grader sandbox", () => {
 
   it("handles many concurrent gradings", async () => {
     const g = pyGrader("return float(len(sample['output_text']))");
-    const rs = await Promise.all(Array.from({ length: 500 }, (_, i) => runGrader(g, { sample: sampleFromText("x".repeat(i % 7)) }, { python: sandbox })));
+    const rs = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        runGrader(g, { sample: sampleFromText("x".repeat(i % 7)) }, { python: sandbox }),
+      ),
+    );
     expect(rs.map((r) => r.reward)).toEqual(Array.from({ length: 500 }, (_, i) => i % 7));
   });
 });
@@ -146,7 +184,11 @@ describe("python grader without bubblewrap (documented weaker mode)", () => {
       const input = { sample: sampleFromText("x") };
       const passwd = await runGrader(pyGrader("return len(open('/etc/passwd').read())"), input, ctx);
       expectFailure(passwd, "python_runtime", /not allowed/);
-      expectFailure(await runGrader(pyGrader("import socket\nsocket.socket()\nreturn 1.0"), input, ctx), "python_runtime", /not allowed/);
+      expectFailure(
+        await runGrader(pyGrader("import socket\nsocket.socket()\nreturn 1.0"), input, ctx),
+        "python_runtime",
+        /not allowed/,
+      );
       expectFailure(await runGrader(pyGrader("while True:\n    pass"), input, ctx), "python_timeout");
       expect((await runGrader(pyGrader("import json\nreturn 1.0"), input, ctx)).reward).toBe(1);
     } finally {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { grade, NO_ERRORS } from "./helpers.ts";
 
-const check = (operation: "eq" | "ne" | "like" | "ilike", input = "{{sample.output_text}}", reference = "{{item.answer}}") =>
-  ({ type: "string_check", name: "check", input, reference, operation }) as const;
+const check = (
+  operation: "eq" | "ne" | "like" | "ilike",
+  input = "{{sample.output_text}}",
+  reference = "{{item.answer}}",
+) => ({ type: "string_check", name: "check", input, reference, operation }) as const;
 
 describe("string_check", () => {
   it("eq is case-sensitive equality", async () => {
@@ -33,7 +36,15 @@ describe("string_check", () => {
   it("returns the OpenAI result shape", async () => {
     const r = await grade(check("eq"), "Paris", { answer: "Paris" });
     expect(r).toMatchObject({ reward: 1, sub_rewards: {}, model_grader_token_usage_per_model: {} });
-    expect(r.metadata).toMatchObject({ name: "check", type: "string_check", errors: NO_ERRORS, scores: {}, token_usage: null, sampled_model_name: null, error: null });
+    expect(r.metadata).toMatchObject({
+      name: "check",
+      type: "string_check",
+      errors: NO_ERRORS,
+      scores: {},
+      token_usage: null,
+      sampled_model_name: null,
+      error: null,
+    });
     expect(typeof r.metadata.execution_time).toBe("number");
   });
 });

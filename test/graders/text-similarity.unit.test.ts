@@ -9,7 +9,14 @@ import { porterStem } from "../../graders/metrics/porter.ts";
 import { grade, NO_ERRORS } from "./helpers.ts";
 
 const sim = (evaluation_metric: string, extra: Record<string, unknown> = {}) =>
-  ({ type: "text_similarity", name: "sim", input: "{{sample.output_text}}", reference: "{{item.ref}}", evaluation_metric, ...extra }) as never;
+  ({
+    type: "text_similarity",
+    name: "sim",
+    input: "{{sample.output_text}}",
+    reference: "{{item.ref}}",
+    evaluation_metric,
+    ...extra,
+  }) as never;
 
 describe("text_similarity metrics", () => {
   it("ROUGE matches hand-computed F-measures (rouge-score algorithm)", () => {
@@ -43,7 +50,10 @@ describe("text_similarity metrics", () => {
       const one = name === "meteor" ? 1 - 0.5 / 9 ** 3 : 1;
       expect([name, fn(text, text)]).toEqual([name, expect.closeTo(one, 12)]);
       // fuzzy_match compares characters, so disjoint words still share letters (rapidfuzz gives 0.5 here).
-      expect([name, fn("alpha beta gamma delta", "epsilon zeta eta theta")]).toEqual([name, name === "fuzzy_match" ? 0.5 : 0]);
+      expect([name, fn("alpha beta gamma delta", "epsilon zeta eta theta")]).toEqual([
+        name,
+        name === "fuzzy_match" ? 0.5 : 0,
+      ]);
     }
   });
 
@@ -61,14 +71,23 @@ describe("text_similarity metrics", () => {
   });
 
   it("meteor stems with NLTK's Porter stemmer", () => {
-    expect(["caresses", "ponies", "dying", "generalization", "happily", "geology"].map(porterStem)).toEqual(["caress", "poni", "die", "gener", "happili", "geolog"]);
+    expect(["caresses", "ponies", "dying", "generalization", "happily", "geology"].map(porterStem)).toEqual([
+      "caress",
+      "poni",
+      "die",
+      "gener",
+      "happili",
+      "geolog",
+    ]);
     expect(LOCAL_METRICS.meteor("he runs", "he running")).toBeGreaterThan(0.9);
   });
 });
 
 describe("text_similarity grader", () => {
   it("renders templates, returns the score as reward, and honours pass_threshold", async () => {
-    const r = await grade(sim("rouge_1", { pass_threshold: 0.95 }), "The cat, on the mat!", { ref: "the cat sat on the mat" });
+    const r = await grade(sim("rouge_1", { pass_threshold: 0.95 }), "The cat, on the mat!", {
+      ref: "the cat sat on the mat",
+    });
     expect(r.reward).toBeCloseTo(10 / 11, 12);
     expect(r.metadata).toMatchObject({ type: "text_similarity", errors: NO_ERRORS, scores: { passed: false } });
   });
@@ -78,7 +97,14 @@ describe("text_similarity grader", () => {
     const embeddings: Embeddings = {
       async embed(model, inputs) {
         seen.push([model, ...inputs]);
-        return { ok: true, vectors: [[1, 0, 1], [1, 1, 0]], usage: { prompt_tokens: 4, completion_tokens: 0, total_tokens: 4, cached_tokens: 0 } };
+        return {
+          ok: true,
+          vectors: [
+            [1, 0, 1],
+            [1, 1, 0],
+          ],
+          usage: { prompt_tokens: 4, completion_tokens: 0, total_tokens: 4, cached_tokens: 0 },
+        };
       },
     };
     const r = await grade(sim("cosine"), "a", { ref: "b" }, { embeddings, embeddingModel: "emb" });
@@ -97,6 +123,9 @@ describe("text_similarity grader", () => {
     const r = await grade(sim("bleu"), "x", {});
     expect(r.reward).toBe(0);
     expect(r.metadata.errors).toEqual({ ...NO_ERRORS, invalid_variable_error: true });
-    expect(r.metadata.error).toEqual({ code: "invalid_variable", message: "template variable 'item.ref' not found in the item" });
+    expect(r.metadata.error).toEqual({
+      code: "invalid_variable",
+      message: "template variable 'item.ref' not found in the item",
+    });
   });
 });

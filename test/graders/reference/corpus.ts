@@ -152,7 +152,10 @@ export function buildCorpus(count = 600, seed = 1234): Pair[] {
       const ref = sentence(r, 1 + Math.floor(r() * 25), pools);
       out.push({ input: mutate(r, ref), reference: ref });
     } else if (kind < 0.6) {
-      out.push({ input: sentence(r, 1 + Math.floor(r() * 12), pools), reference: sentence(r, 1 + Math.floor(r() * 12), pools) });
+      out.push({
+        input: sentence(r, 1 + Math.floor(r() * 12), pools),
+        reference: sentence(r, 1 + Math.floor(r() * 12), pools),
+      });
     } else if (kind < 0.72) {
       // Long texts: a few hundred words, lightly mutated.
       const ref = sentence(r, 150 + Math.floor(r() * 350), [WORDS, WORDS, WORDS, WORDS, PUNCT, UNICODE]);
@@ -176,4 +179,21 @@ export function buildCorpus(count = 600, seed = 1234): Pair[] {
 }
 
 /** The words of the corpus and the stemmer lists, for the Porter parity check. */
-export const STEM_WORDS: readonly string[] = [...WORDS, ...UNICODE, ...PUNCT, "ies", "ied", "ing", "eed", "bled", "spied", "died", "ss", "s", "alli", "logi", "geology", "Yyyyy"];
+export const STEM_WORDS: readonly string[] = [
+  ...WORDS,
+  ...UNICODE,
+  ...PUNCT,
+  "ies",
+  "ied",
+  "ing",
+  "eed",
+  "bled",
+  "spied",
+  "died",
+  "ss",
+  "s",
+  "alli",
+  "logi",
+  "geology",
+  "Yyyyy",
+];
