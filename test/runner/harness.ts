@@ -109,14 +109,18 @@ export async function seedJob(
   const projectId = newId(ID_PREFIX.project);
   await db.insert(projects).values({ id: projectId, name: `p-${projectId.slice(-6)}` });
   const model = options.model ?? "tiny-test-model";
-  const modelDir = mkdtempSync(join(tmpdir(), "rft-model-"));
-  mkdirSync(modelDir, { recursive: true });
-  writeFileSync(join(modelDir, "config.json"), JSON.stringify({ model_type: "llama", hidden_size: 8 }));
-  writeFileSync(join(modelDir, "model.safetensors"), Buffer.alloc(64 * 1024, 7));
-  await registerBaseModel({ db, store }, model, modelDir);
-  rmSync(modelDir, { recursive: true, force: true });
+  if (options.modelDir) {
+    await registerBaseModel({ db, store }, model, options.modelDir);
+  } else {
+    const modelDir = mkdtempSync(join(tmpdir(), "rft-model-"));
+    mkdirSync(modelDir, { recursive: true });
+    writeFileSync(join(modelDir, "config.json"), JSON.stringify({ model_type: "llama", hidden_size: 8 }));
+    writeFileSync(join(modelDir, "model.safetensors"), Buffer.alloc(64 * 1024, 7));
+    await registerBaseModel({ db, store }, model, modelDir);
+    rmSync(modelDir, { recursive: true, force: true });
+  }
 
-  const trainingText = `${TRAIN_LINES.join("\n")}\n`;
+  const trainingText = options.trainingText ?? `${TRAIN_LINES.join("\n")}\n`;
   const addFile = async (name: string, text: string) => {
     const id = newId(ID_PREFIX.file);
     const key = `files/${projectId}/${id}`;
