@@ -3,10 +3,13 @@
  * known length for a stream, so bodies are cut into parts of `partSize` and sent as a multipart upload; a body
  * smaller than one part is a single put. Neither leaves a visible object unless the whole body arrived.
  * Presigned URLs need R2's S3 API (use the S3 adapter for that); `presign` here returns null.
+ * Tested against workerd's R2 (Miniflare) by test/workerd/r2-store.int.test.ts, which runs the store contract.
  */
+
+import { ObjectStoreError } from "./errors.ts";
 import { createStreamMeter } from "./hashing.ts";
 import type { GetResult, ObjectInfo, ObjectStore, PutOptions, PutResult } from "./port.ts";
-import { assertValidKey, assertValidPrefix, assertValidRange } from "./validate.ts";
+import { assertValidKey, assertValidPrefix, assertValidRange, clampRange } from "./validate.ts";
 
 /** The subset of the Workers `R2Bucket` binding this adapter uses (structural, so no workers-types dependency). */
 export interface R2BucketLike {
@@ -39,16 +42,27 @@ interface R2MultipartLike {
 }
 
 const MIB = 1024 * 1024;
+/** R2 refuses multipart parts under 5 MiB (all but the last), and wants every part but the last the same size. */
+const MIN_PART_BYTES = 5 * MIB;
+/** The first buffer a put fills; it doubles up to `partSize`, so a small object never costs a whole part. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
+
+/** R2's answer to a range that starts at or past the end of the object (HTTP 416, R2 error code 10039). */
+const isRangeNotSatisfiable = (err: unknown) =>
+  err instanceof Error && /\(10039\)|range is not satisfiable/i.test(err.message);
 
 export function createR2Store(bucket: R2BucketLike, options: { partSize?: number } = {}): ObjectStore {
   const partSize = options.partSize ?? 8 * MIB;
+  if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_BYTES) {
+    throw new Error(`R2 partSize must be an integer of at least ${MIN_PART_BYTES} bytes (R2's minimum part size)`);
+  }
 
   async function put(key: string, body: ReadableStream<Uint8Array>, opts: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     const meter = createStreamMeter(opts.contentLength);
     const reader = body.pipeThrough(meter.transform).getReader();
     const meta = opts.contentType ? { httpMetadata: { contentType: opts.contentType } } : {};
-    let buffer = new Uint8Array(partSize);
+    let buffer = new Uint8Array(Math.min(partSize, opts.contentLength || FIRST_BUFFER_BYTES));
     let filled = 0;
     let upload: R2MultipartLike | null = null;
     const parts: { partNumber: number; etag: string }[] = [];
@@ -58,7 +72,8 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
         if (done) break;
         let offset = 0;
         while (offset < value.byteLength) {
-          const n = Math.min(partSize - filled, value.byteLength - offset);
+          if (filled === buffer.byteLength) buffer = grown(buffer, Math.min(partSize, buffer.byteLength * 2));
+          const n = Math.min(buffer.byteLength - filled, value.byteLength - offset);
           buffer.set(value.subarray(offset, offset + n), filled);
           filled += n;
           offset += n;
@@ -70,13 +85,17 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
           }
         }
       }
+      // Exact-length copies: a binding (or a proxy of one) may send the whole underlying buffer of a view.
+      const rest = filled === buffer.byteLength ? buffer : buffer.slice(0, filled);
       if (upload) {
-        if (filled > 0) parts.push(await upload.uploadPart(parts.length + 1, buffer.subarray(0, filled)));
+        if (filled > 0) parts.push(await upload.uploadPart(parts.length + 1, rest));
         await upload.complete(parts);
       } else {
-        await bucket.put(key, buffer.subarray(0, filled), meta);
+        await bucket.put(key, rest, meta);
       }
     } catch (err) {
+      // Let the body's source go (a client still sending, a compose still reading) and drop the parts sent.
+      await reader.cancel(err).catch(() => {});
       await upload?.abort().catch(() => {});
       throw err;
     }
@@ -85,19 +104,41 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
 
   async function get(key: string, range?: { start: number; end?: number }): Promise<GetResult | null> {
     assertValidKey(key);
-    if (range) assertValidRange(range);
-    const r2Range = range
-      ? { offset: range.start, ...(range.end !== undefined ? { length: range.end - range.start } : {}) }
-      : undefined;
-    const obj = await bucket.get(key, r2Range ? { range: r2Range } : {});
+    if (!range) {
+      const obj = await bucket.get(key, {});
+      return obj ? { key, bytes: obj.size, body: obj.body, ...contentType(obj) } : null;
+    }
+    assertValidRange(range);
+    // R2 refuses a zero-length range and one that starts past the end; the port answers both with an empty body.
+    if (range.end !== undefined && range.end <= range.start) return emptyRange(key);
+    let obj: R2ObjectBodyLike | null;
+    try {
+      const length = range.end !== undefined ? { length: range.end - range.start } : {};
+      obj = await bucket.get(key, { range: { offset: range.start, ...length } });
+    } catch (err) {
+      if (isRangeNotSatisfiable(err)) return emptyRange(key);
+      throw err;
+    }
     if (!obj) return null;
-    const start = range?.start ?? 0;
-    const end = Math.min(range?.end ?? obj.size, obj.size);
-    return { key, bytes: Math.max(0, end - start), body: obj.body, ...contentType(obj) };
+    const { start, end } = clampRange(range, obj.size);
+    return { key, bytes: end - start, body: obj.body, ...contentType(obj) };
+  }
+
+  async function emptyRange(key: string): Promise<GetResult | null> {
+    const obj = await bucket.head(key);
+    if (!obj) return null;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+    return { key, bytes: 0, body, ...contentType(obj) };
   }
 
   const contentType = (o: R2ObjectLike) =>
     o.httpMetadata?.contentType ? { contentType: o.httpMetadata.contentType } : {};
+
+  const grown = (from: Uint8Array, size: number) => {
+    const to = new Uint8Array(size);
+    to.set(from);
+    return to;
+  };
 
   return {
     kind: "r2",
@@ -122,21 +163,36 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
       } while (cursor);
     },
     async compose(target, sources) {
-      // The binding has no server-side copy: stream the sources one after another into a new object.
+      assertValidKey(target);
+      for (const source of sources) assertValidKey(source);
+      if (!sources.length) throw new ObjectStoreError("invalid_argument", "compose needs at least one source.");
+      // The binding has no server-side copy: stream the sources one after another into a new object. Whichever
+      // side fails first stops the other (an aborted writable fails the put; a failed put cancels the readable,
+      // which fails the pump's pipeTo); both are awaited so the put's cleanup is done before compose answers.
       const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      let failure: { error: unknown } | null = null;
+      const noteFailure = (err: unknown) => {
+        failure ??= { error: err };
+        throw err;
+      };
       const pump = (async () => {
         for (const source of sources) {
           const obj = await get(source);
-          if (!obj) throw new Error(`compose source ${source} does not exist`);
+          if (!obj) throw new ObjectStoreError("not_found", `compose source ${source} does not exist.`);
           await obj.body.pipeTo(writable, { preventClose: true });
         }
         await writable.close();
-      })();
-      pump.catch((err) => writable.abort(err).catch(() => {}));
-      const [stored] = await Promise.all([put(target, readable), pump]);
-      return { key: target, bytes: stored.bytes };
+      })().catch(async (err: unknown) => {
+        await writable.abort(err).catch(() => {});
+        noteFailure(err);
+      });
+      const [stored] = await Promise.allSettled([put(target, readable).catch(noteFailure), pump]);
+      if (failure) throw (failure as { error: unknown }).error;
+      if (stored.status !== "fulfilled") throw stored.reason;
+      return { key: target, bytes: stored.value.bytes };
     },
-    async presign() {
+    async presign(key) {
+      assertValidKey(key);
       return null;
     },
   };
