@@ -12,9 +12,6 @@ import {
 
 const json = <T>(schema: T) => ({ content: { "application/json": { schema } } });
 
-/** Wall-clock budget of one /graders/run grading (a model grader's retries included). */
-const RUN_TIMEOUT_MS = 120_000;
-
 function checkedGrader(input: unknown): Grader {
   const check = validateGrader(input);
   if (!check.ok) throw badRequest(check.message, check.param, "invalid_grader");
@@ -48,8 +45,9 @@ export function gradersRoutes(deps: AppDeps) {
           : legacy !== undefined
             ? { reference_answer: legacy }
             : {});
+      // No overall budget here: the python pool and the model endpoint adapter apply their own limits (wall clock,
+      // CPU, per-attempt timeouts with retries); a client that hangs up cancels the grading.
       const result = await runGrader(grader, { sample: sampleFromText(body.model_sample), item }, deps.graders, {
-        timeoutMs: RUN_TIMEOUT_MS,
         signal: c.req.raw.signal,
       });
       return c.json(result, 200);
