@@ -65,7 +65,7 @@ describe("fine-tuning jobs through the openai SDK", () => {
     expect(events[0]!.created_at).toBeGreaterThanOrEqual(events[1]!.created_at);
     // A dispatch message waits on the queue for the workers.
     const leased = await server.runtime.deps.queue.lease(undefined, { max: 50, leaseMs: 1000 });
-    expect(leased.map((m) => m.message)).toContainEqual({ kind: "dispatch", jobId: job.id });
+    expect(leased.map((m) => m.body)).toContainEqual({ kind: "dispatch", jobId: job.id });
   });
 
   it("pauses, resumes and cancels, each answered with the job and an event", async () => {
