@@ -97,6 +97,8 @@ export function filesRoutes(deps: AppDeps) {
           maxBodyBytes: limits.maxFileBytes + MULTIPART_OVERHEAD,
           onField(name, value) {
             if (!FIELDS.has(name)) throw badRequest(`Unknown parameter: '${name}'.`, name, "unknown_parameter");
+            if (fields.has(name))
+              throw badRequest(`Parameter '${name}' is given more than once.`, name, "invalid_value");
             fields.set(name, value);
           },
           async onFile(part, body) {

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/upload/run.ts                    # 256 MB and 1024 MB (one fresh server each)
  *   npx tsx bench/upload/run.ts --mb 64 --mb 512   # other sizes
- *   options: --part-mb 64  --parallel 3  --no-copy-shim  --direct-part-mb 8
+ *   options: --part-mb 64  --parallel 3  --no-copy-shim  --direct-part-mb 8  --local-store
  *
  * For each size: starts fauxqs (in this process) and the API server as a child process with S3 settings
  * (`node --import tsx api/entry-node.ts`, so the child's pid is the server's and its peak RSS is
@@ -37,10 +37,12 @@ interface Options {
   parallel: number;
   copyShim: boolean;
   directPartMb: number;
+  /** `local`: the API server stores on its local directory instead (the direct put still goes to fauxqs). */
+  store: "s3" | "local";
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { sizesMb: [], partMb: 64, parallel: 3, copyShim: true, directPartMb: 8 };
+  const options: Options = { sizesMb: [], partMb: 64, parallel: 3, copyShim: true, directPartMb: 8, store: "s3" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => Number(argv[++i]);
@@ -49,6 +51,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--parallel") options.parallel = next();
     else if (arg === "--direct-part-mb") options.directPartMb = next();
     else if (arg === "--no-copy-shim") options.copyShim = false;
+    else if (arg === "--local-store") options.store = "local";
     else throw new Error(`unknown argument ${arg}`);
   }
   if (options.sizesMb.length === 0) options.sizesMb = [256, 1024];
@@ -103,7 +106,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts the API server as a child (the child's pid is the server process itself). */
-async function startApi(s3: S3TestServer, dataDir: string): Promise<{ child: ChildProcess; baseURL: string }> {
+async function startApi(s3: S3TestServer | null, dataDir: string): Promise<{ child: ChildProcess; baseURL: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "api/entry-node.ts"], {
     cwd: ROOT,
@@ -114,12 +117,14 @@ async function startApi(s3: S3TestServer, dataDir: string): Promise<{ child: Chi
       HOST: "127.0.0.1",
       RFT_DATA_DIR: dataDir,
       RFT_API_KEY: API_KEY,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      S3_FORCE_PATH_STYLE: "true",
+      ...(s3 && {
+        S3_ENDPOINT: s3.endpoint,
+        S3_BUCKET: s3.bucket,
+        S3_REGION: s3.region,
+        S3_ACCESS_KEY_ID: s3.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        S3_FORCE_PATH_STYLE: "true",
+      }),
       AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: "1",
     },
   });
@@ -173,7 +178,7 @@ async function sendPart(baseURL: string, uploadId: string, block: Uint8Array, by
   return body.id;
 }
 
-async function viaApi(baseURL: string, block: Uint8Array, bytes: number, options: Options) {
+async function viaApi(baseURL: string, block: Uint8Array, bytes: number, options: Options, pid: number) {
   const client = new OpenAI({ apiKey: API_KEY, baseURL, maxRetries: 0, timeout: 3_600_000 });
   const partBytes = options.partMb * MB;
   const count = Math.ceil(bytes / partBytes);
@@ -198,6 +203,7 @@ async function viaApi(baseURL: string, block: Uint8Array, bytes: number, options
   const partsDone = performance.now();
   const done = await client.uploads.complete(upload.id, { part_ids: partIds });
   const completed = performance.now();
+  const rssBeforeValidation = peakRssMb(pid);
   const file = await client.files.waitForProcessing(done.file?.id as string, { pollInterval: 200, maxWait: 3_600_000 });
   const validated = performance.now();
   if (file.status !== "processed" || file.bytes !== bytes) {
@@ -205,6 +211,7 @@ async function viaApi(baseURL: string, block: Uint8Array, bytes: number, options
   }
   await client.files.delete(file.id);
   return {
+    rssBeforeValidation,
     seconds: (completed - started) / 1000,
     partsSeconds: (partsDone - started) / 1000,
     completeSeconds: (completed - partsDone) / 1000,
@@ -236,9 +243,9 @@ async function runSize(sizeMb: number, block: Uint8Array, options: Options) {
   const bytes = sizeMb * MB;
   const s3 = await startFauxqs({ uploadPartCopyShim: options.copyShim });
   const dataDir = mkdtempSync(join(tmpdir(), "rft-bench-upload-"));
-  const { child, baseURL } = await startApi(s3, dataDir);
+  const { child, baseURL } = await startApi(options.store === "s3" ? s3 : null, dataDir);
   try {
-    const api = await viaApi(baseURL, block, bytes, options);
+    const api = await viaApi(baseURL, block, bytes, options, child.pid as number);
     const rss = peakRssMb(child.pid as number);
     const straight = await direct(s3, block, bytes, options);
     return { sizeMb, api, straight, rss };
@@ -267,7 +274,8 @@ async function main() {
         `API ${mbps(r.api.seconds)} MB/s (${r.api.seconds.toFixed(1)} s: parts ${r.api.partsSeconds.toFixed(1)} s, complete ${r.api.completeSeconds.toFixed(1)} s)`,
         `direct S3 ${mbps(r.straight.seconds)} MB/s (${r.straight.seconds.toFixed(1)} s)`,
         `ratio ${(r.straight.seconds / r.api.seconds).toFixed(2)} (goal >= 0.8)`,
-        `server peak RSS ${r.rss.toFixed(0)} MB (goal < 250)`,
+        `parts-only ratio ${(r.straight.seconds / r.api.partsSeconds).toFixed(2)}`,
+        `server peak RSS ${r.rss.toFixed(0)} MB (goal < 250; ${r.api.rssBeforeValidation.toFixed(0)} MB before background validation)`,
         `background validation ${mbps(r.api.validateSeconds)} MB/s (${r.api.validateSeconds.toFixed(1)} s)`,
       ].join("  |  "),
     );

@@ -130,6 +130,23 @@ describe("POST /files rejects bad requests", () => {
     );
   });
 
+  it("a field given twice", async () => {
+    const form = new FormData();
+    form.append("purpose", "user_data");
+    form.append("purpose", "fine-tune");
+    form.set("file", new Blob(["not json"]), "t.jsonl");
+    const response = await fetch(`${server.baseURL}/files`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.apiKey}` },
+      body: form,
+    });
+    await expectEnvelope(response, 400, {
+      message: "Parameter 'purpose' is given more than once.",
+      param: "purpose",
+      code: "invalid_value",
+    });
+  });
+
   it("an empty file, for any purpose", async () => {
     for (const purpose of ["fine-tune", "user_data"] as const) {
       await expectApiError(
