@@ -103,6 +103,12 @@ export async function seedJob(
     maxAttempts?: number;
     validation?: boolean;
     model?: string;
+    /** A real Hugging Face folder to register as the base model (default: two small stand-in files). */
+    modelDir?: string;
+    trainingText?: string;
+    validationText?: string;
+    resolved?: Record<string, unknown>;
+    grader?: Record<string, unknown>;
   } = {},
 ): Promise<SeededJob> {
   const { db, store } = deps;
@@ -140,7 +146,9 @@ export async function seedJob(
   };
   const trainingFile = await addFile("train.jsonl", trainingText);
   const validationFile =
-    options.validation === false ? null : await addFile("valid.jsonl", `${TRAIN_LINES.slice(0, 2).join("\n")}\n`);
+    options.validation === false
+      ? null
+      : await addFile("valid.jsonl", options.validationText ?? `${TRAIN_LINES.slice(0, 2).join("\n")}\n`);
   const totalSteps = options.totalSteps ?? 4;
   const jobId = newId(ID_PREFIX.job);
   await db.insert(jobs).values({
@@ -154,7 +162,7 @@ export async function seedJob(
     method: {
       type: "reinforcement",
       reinforcement: {
-        grader: {
+        grader: options.grader ?? {
           type: "string_check",
           name: "exact",
           input: "{{sample.output_text}}",
@@ -163,7 +171,7 @@ export async function seedJob(
         },
       },
     },
-    resolved: {
+    resolved: options.resolved ?? {
       n_epochs: 1,
       batch_size: 2,
       n: 4,

@@ -106,6 +106,8 @@ export function renderRunManifests(config: KubernetesBackendConfig, run: RunLaun
         spec: {
           restartPolicy: "Never",
           automountServiceAccountToken: false,
+          // The image runs as uid 10001; fsGroup makes the mounted cache volume writable for it.
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 },
           ...(config.runnerServiceAccount ? { serviceAccountName: config.runnerServiceAccount } : {}),
           ...(config.priorityClassName ? { priorityClassName: config.priorityClassName } : {}),
           ...(Object.keys(config.nodeSelector).length ? { nodeSelector: config.nodeSelector } : {}),
