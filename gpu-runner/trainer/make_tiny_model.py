@@ -4,15 +4,16 @@
 
 Everything is built from the seed, offline, in under a minute on two CPU cores:
 
-1. the task: "What is 47+385?" -> "432" (operands of 1 to 3 digits). `valid.jsonl` is held out:
+1. the task: "What is 47+38?" -> "85" (operands of 1 or 2 digits). `valid.jsonl` is held out:
    its problems are never seen in pre-training nor in `train.jsonl`. Each row is
    `{"messages": [{"role": "user", "content": ...}], "answer": "432"}`, so a `string_check`
    grader compares `{{item.answer}}` with `{{sample.output_text}}`.
 2. a tokenizer trained with `tokenizers` (BPE, digits always single tokens, ~64 tokens) with a
    Qwen-style chat template, eos `<|im_end|>` and pad `<|endoftext|>`.
-3. a Llama-architecture model (~0.9M parameters) supervised-pretrained on the task with label
-   smoothing: its greedy answers are often right but its temperature-1 samples usually are not,
-   so a reinforcement fine-tuning run has clear headroom (it mostly has to sharpen the policy).
+3. a Llama-architecture model (0.57M parameters) supervised-pretrained on the task for a short
+   while with label smoothing: its greedy answers are right about half the time but its
+   temperature-1 samples only about a quarter of the time, so a reinforcement fine-tuning run has
+   clear headroom (sharpening the policy alone is worth ~0.25 of held-out reward).
 
 `--quick` builds a smaller model with a few training steps: the fixture of the engine's tests.
 The HF layout written to --out (config.json, model.safetensors, tokenizer.json,
@@ -41,17 +42,17 @@ CHAT_TEMPLATE = (
 @dataclass
 class BuildConfig:
     seed: int = 0
-    max_digits: int = 3  # operands have 1..max_digits digits
+    max_digits: int = 2  # operands have 1..max_digits digits
     n_train_rows: int = 2000  # RL training prompts written to train.jsonl
     n_valid_rows: int = 200  # held-out prompts written to valid.jsonl
     hidden_size: int = 128
-    n_layers: int = 4
+    n_layers: int = 3
     n_heads: int = 4
-    intermediate_size: int = 384
-    pretrain_steps: int = 700
+    intermediate_size: int = 320
+    pretrain_steps: int = 600  # measured: held-out greedy 0.49, temperature-1 0.23 here; 0.54 / 0.29 at 700
     batch_size: int = 64
     lr: float = 3e-3
-    label_smoothing: float = 0.35  # spreads probability off the right digit: low temperature-1 accuracy
+    label_smoothing: float = 0.2  # keeps probability off the right digit: temperature-1 accuracy well below greedy
     log_accuracy: bool = False  # print held-out accuracy every 100 steps (for tuning)
 
 

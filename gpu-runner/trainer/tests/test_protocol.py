@@ -3,7 +3,8 @@
 import json
 import shutil
 
-from conftest import rl_sequences, user
+import pytest
+from conftest import EngineProcess, rl_sequences, user
 
 
 def test_a_whole_step_over_stdio_then_shutdown(tiny, spawn_engine, tmp_path):
@@ -33,14 +34,22 @@ def test_stdout_carries_only_replies_and_eof_exits_cleanly(tiny, spawn_engine):
     assert eng.proc.stdout.read() == ""  # nothing but the replies already read
 
 
-def test_bad_requests_are_answered_not_crashed_on(tiny, spawn_engine):
-    eng = spawn_engine()
+@pytest.fixture(scope="module")
+def shared_engine():
+    """One process for the error tests: starting an engine (torch + transformers imports) is the slow part."""
+    eng = EngineProcess()
+    yield eng
+    eng.close()
+
+
+def test_bad_requests_are_answered_not_crashed_on(tiny, shared_engine):
+    eng = shared_engine
 
     def error(reply: dict) -> tuple[str, str]:
         assert reply["ok"] is False
         return reply["error"]["type"], reply["error"]["message"]
 
-    assert error(eng.send_line("{not json")) [0] == "invalid_request"
+    assert error(eng.send_line("{not json"))[0] == "invalid_request"
     assert error(eng.send_line('{"id": 1, "op": "init", "seed": NaN}'))[0] == "invalid_request"
     assert error(eng.send_line("[1, 2]"))[0] == "invalid_request"
     kind, msg = error(eng.raw("train"))
@@ -61,7 +70,7 @@ def test_bad_requests_are_answered_not_crashed_on(tiny, spawn_engine):
         (dict(op="sample", prompts=[user("hi")], n=0), "n must be >= 1"),
         (dict(op="sample", prompts=[user("hi")], temperature=-1), "temperature"),
         (dict(op="sample", prompts=[user("hi")], top_p=0), "top_p"),
-        (dict(op="sample", prompts=[{"messages": [{"role": "robot", "content": "x"}]}]), "prompts[0].messages[0].role"),
+        (dict(op="sample", prompts=[{"messages": [{"role": "user", "content": 3}]}]), "prompts[0].messages[0].content"),
         (dict(op="sample", prompts=[user("hi")], max_tokens=10_000), "max_tokens"),
         (dict(op="sample", prompts=[user("hi")], stop="x"), "stop"),
         (dict(op="sample", prompts=[user("hi")], temprature=1.0), "temprature"),
@@ -93,7 +102,7 @@ def test_bad_requests_are_answered_not_crashed_on(tiny, spawn_engine):
     assert eng("optim_step", learning_rate=0.0)["step"] == 1
 
 
-def test_broken_model_folders_give_model_error(tiny, spawn_engine, tmp_path):
+def test_broken_model_folders_give_model_error(tiny, shared_engine, tmp_path):
     no_weights = tmp_path / "no_weights"
     shutil.copytree(tiny, no_weights)
     (no_weights / "model.safetensors").unlink()
@@ -105,7 +114,7 @@ def test_broken_model_folders_give_model_error(tiny, spawn_engine, tmp_path):
     shutil.copytree(tiny, corrupt)
     (corrupt / "model.safetensors").write_bytes(b"\x00" * 100)
 
-    eng = spawn_engine()
+    eng = shared_engine
     for folder, needle in [
         (tmp_path / "missing", "no such folder"),
         (tmp_path, "no config.json"),
