@@ -178,6 +178,37 @@ describe("the Worker bundle in workerd", () => {
     expect(file.status_details).toMatch(/line 6/);
   });
 
+  it("completes an upload of 101 parts (D1 binds at most 100 parameters per statement)", async () => {
+    const { client } = api;
+    const lines = Array.from({ length: 101 }, (_, i) => rftLine(i));
+    const bytes = Buffer.from(lines.map((line) => `${line}\n`).join(""));
+    const upload = await client.uploads.create({
+      bytes: bytes.length,
+      filename: "many-parts.jsonl",
+      mime_type: "application/jsonl",
+      purpose: "fine-tune",
+    });
+    const partIds: string[] = [];
+    for (let i = 0; i < lines.length; i += 20) {
+      const sent = await Promise.all(
+        lines
+          .slice(i, i + 20)
+          .map(async (line, j) =>
+            client.uploads.parts.create(upload.id, { data: await toFile(Buffer.from(`${line}\n`), `part-${i + j}`) }),
+          ),
+      );
+      partIds.push(...sent.map((part) => part.id));
+    }
+    const done = await client.uploads.complete(upload.id, { part_ids: partIds });
+    expect(done).toMatchObject({ status: "completed", file: { bytes: bytes.length } });
+    const file = await eventually(
+      () => client.files.retrieve(done.file?.id as string),
+      (f) => f.status !== "uploaded",
+    );
+    expect(file.status).toBe("processed");
+    expect(await bucketKeys(`uploads/${api.projectId}/${upload.id}/`)).toEqual([]);
+  });
+
   it("runs a string_check grader", async () => {
     const graders = api.client.fineTuning.alpha.graders;
     const hit = await graders.run({ grader: stringCheck, model_sample: "4", item: { answer: "4" } });
@@ -235,5 +266,9 @@ describe("the Worker bundle in workerd", () => {
     const events: string[] = [];
     for await (const event of client.fineTuning.jobs.listEvents(job.id)) events.push(event.message);
     expect(events).toContain("Files validated; job queued");
+
+    // A terminal transition also writes the webhook outbox in the same D1 batch.
+    const cancelled = await client.fineTuning.jobs.cancel(job.id);
+    expect(cancelled.status).toBe("cancelled");
   });
 });
