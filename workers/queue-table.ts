@@ -31,6 +31,8 @@ export interface TableQueue extends Queue {
   nack(id: string, delayMs: number): Promise<void>;
   /** Pushes a held lease out to `now + leaseMs` (a handler that takes long). False if the lease was lost. */
   extend(id: string, leaseUntil: number, leaseMs: number): Promise<number | null>;
+  /** Whether a `kind` message for `jobId` is still waiting or in hand (the reaper does not duplicate it). */
+  hasPending(kind: QueueMessage["kind"], jobId: string): Promise<boolean>;
   /** Messages not yet acked, per topic (for health output and tests). */
   depth(): Promise<Record<string, number>>;
   /** Called after every `send` in this process, so a consumer here can wake up without waiting for its poll. */
@@ -102,6 +104,13 @@ export function createTableQueue(db: Db, clock: () => number = Date.now): TableQ
         .where(and(eq(queueMessages.id, id), eq(queueMessages.leaseUntil, leaseUntil)))
         .returning({ id: queueMessages.id });
       return rows.length ? next : null;
+    },
+
+    async hasPending(kind, jobId) {
+      const rows = await db.all<{ one: number }>(
+        sql`SELECT 1 AS one FROM queue_messages WHERE topic = ${kind} AND json_extract(body, '$.jobId') = ${jobId} LIMIT 1`,
+      );
+      return rows.length > 0;
     },
 
     async depth() {

@@ -4,7 +4,7 @@ import type { Db } from "../db/client.ts";
 import { checkpoints, jobs, runs } from "../db/schema/index.ts";
 import type { RunnerBackend } from "./backends/port.ts";
 import { addJobEvent } from "./job-events.ts";
-import type { Queue } from "./queue.ts";
+import type { Queue, QueueMessage } from "./queue.ts";
 
 /**
  * The reaper: the part of dispatch that notices what did not happen.
@@ -14,14 +14,17 @@ import type { Queue } from "./queue.ts";
  *    is ended (and cancelled on its backend). If its job was `running`, the job goes back to `queued` with
  *    attempts + 1 and a warn event, and a `dispatch` is sent: the next run resumes from the last registered
  *    checkpoint. When attempts are used up the job fails with an error that says what happened and what is kept.
- * 2. A job stuck in `validating_files`, or `queued` without a live run, for `nudgeAfterMs` gets its message sent
- *    again (a message can be lost: a crash between the status change and the send). Handlers are idempotent.
+ * 2. A job stuck in `validating_files`, or `queued` without a live run, for `nudgeAfterMs` since its last status
+ *    change gets its message sent again (a message can be lost: a crash between the status change and the send),
+ *    unless the queue says one is still waiting. Handlers are idempotent. Runtime-neutral: the Workers cron can
+ *    run `sweep()` too (nothing here is Node-only).
  *
  * Ending a run is one guarded UPDATE, so two reapers (two API processes) never requeue the same run twice.
  */
 export interface ReaperOptions {
   db: Db;
-  queue: Queue;
+  /** `hasPending` (the table queue has it) avoids nudging a job whose message is only backing off. */
+  queue: Queue & { hasPending?: (kind: QueueMessage["kind"], jobId: string) => Promise<boolean> };
   /** Backends by name, to inspect and cancel runs; runs of a backend not given are judged by heartbeat only. */
   backends?: RunnerBackend[];
   heartbeatTimeoutMs?: number;
@@ -44,8 +47,8 @@ export function createReaper(options: ReaperOptions) {
   const nudgeAfterMs = options.nudgeAfterMs ?? 30_000;
   const clock = options.clock ?? Date.now;
   const backends = new Map((options.backends ?? []).map((b) => [b.name, b]));
-  /** When each job was first seen stuck; a nudge goes out once it has been stuck for `nudgeAfterMs`. */
-  const stuckSince = new Map<string, number>();
+  /** When this reaper last nudged each job, so a stuck job gets one nudge per `nudgeAfterMs`. */
+  const lastNudge = new Map<string, number>();
 
   async function whyDead(run: typeof runs.$inferSelect, now: number): Promise<string | null> {
     if (run.heartbeatAt !== null) {
@@ -138,7 +141,7 @@ export function createReaper(options: ReaperOptions) {
 
   async function nudge(now: number, report: SweepReport) {
     const waiting = await db
-      .select({ id: jobs.id, status: jobs.status })
+      .select({ id: jobs.id, status: jobs.status, updatedAt: jobs.updatedAt })
       .from(jobs)
       .where(
         sql`${jobs.status} = 'validating_files' OR (${jobs.status} = 'queued' AND NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${jobs.id} AND ${runs.status} != 'ended'))`,
@@ -146,17 +149,18 @@ export function createReaper(options: ReaperOptions) {
     const seen = new Set<string>();
     for (const job of waiting) {
       seen.add(job.id);
-      const since = stuckSince.get(job.id);
-      if (since === undefined) {
-        stuckSince.set(job.id, now);
-        continue;
-      }
+      // Stuck since its last status change (a row fact, so this works in a fresh process or isolate too), or
+      // since this reaper last nudged it.
+      const since = Math.max(updatedAtMs(job.updatedAt), lastNudge.get(job.id) ?? 0);
       if (now - since < nudgeAfterMs) continue;
-      await queue.send({ kind: job.status === "validating_files" ? "validate" : "dispatch", jobId: job.id });
-      stuckSince.set(job.id, now);
+      const kind = job.status === "validating_files" ? "validate" : "dispatch";
+      // Where the queue can tell, a message still waiting (backing off) is not lost: no duplicate.
+      if (await queue.hasPending?.(kind, job.id)) continue;
+      await queue.send({ kind, jobId: job.id });
+      lastNudge.set(job.id, now);
       report.nudged.push(job.id);
     }
-    for (const id of stuckSince.keys()) if (!seen.has(id)) stuckSince.delete(id);
+    for (const id of lastNudge.keys()) if (!seen.has(id)) lastNudge.delete(id);
   }
 
   /** One pass: dead runs first (their requeue sends its own dispatch), then nudges. */
@@ -192,5 +196,12 @@ export function createReaper(options: ReaperOptions) {
 }
 
 export type Reaper = ReturnType<typeof createReaper>;
+
+/** `jobs.updatedAt` as milliseconds: the lifecycle writes ms × 1000 (+ a tie-breaker); seconds and ms also read right. */
+function updatedAtMs(value: number): number {
+  if (value > 1e14) return value / 1000;
+  if (value > 1e11) return value;
+  return value * 1000;
+}
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -206,6 +206,13 @@ describe("reaper", () => {
     expect(sent).toContainEqual([queued.jobId, "dispatch"]);
     // Not again right away.
     expect((await r.sweep()).nudged).toEqual([]);
+    // A message still waiting in the queue (backing off) is not duplicated.
+    await server.queue.send({ kind: "dispatch", jobId: queued.jobId }, { delayMs: 60_000 });
+    offsetMs = 70_000;
+    const waiting = await r.sweep();
+    expect(waiting.nudged).toContain(validating.jobId);
+    expect(waiting.nudged).not.toContain(queued.jobId);
+    await drainAll();
     // A queued job with a live run is not stuck.
     await transition(server.deps.db, validating.jobId, "cancelled", { message: "done with it" });
     const run = await launch(queued.jobId);
