@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeChatServer, startFakeChatServer } from "../graders/fake-chat-server.ts";
 import { buildWorkerBundle, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
 
 const stringCheck = {
@@ -21,13 +22,16 @@ const rftJsonl = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `$
 
 let bundle: Awaited<ReturnType<typeof buildWorkerBundle>> | undefined;
 let api: WorkerdApi;
+/** No language model can run here: model graders reach this scripted OpenAI-compatible server on 127.0.0.1. */
+let chat: FakeChatServer;
 
 beforeAll(async () => {
-  bundle = await buildWorkerBundle();
-  api = await startWorkerdApi(bundle);
+  [bundle, chat] = await Promise.all([buildWorkerBundle(), startFakeChatServer()]);
+  api = await startWorkerdApi(bundle, { RFT_GRADER_BASE_URL: chat.baseURL, RFT_GRADER_API_KEY: "sk-grader-key" });
 });
 afterAll(async () => {
   await api?.stop();
+  await chat?.stop();
   if (bundle) await removeBundle(bundle);
 });
 
@@ -216,11 +220,36 @@ describe("the Worker bundle in workerd", () => {
     expect(hit.metadata.errors).toMatchObject({ formula_parse_error: false, python_grader_server_error: false });
     const miss = await graders.run({ grader: stringCheck, model_sample: "5", item: { answer: "4" } });
     expect(miss.reward).toBe(0);
+    // No sandbox in a Worker: a python grader is a zero reward with the server error flag, not a failed call.
+    const python = await graders.run({
+      grader: { type: "python", name: "py", source: "def grade(sample, item):\n    return 1.0\n" },
+      model_sample: "4",
+    });
+    expect(python.reward).toBe(0);
+    expect(python.metadata.errors).toMatchObject({ python_grader_server_error: true });
     await expectApiError(
       graders.run({ grader: { ...stringCheck, operation: "equals" as "eq" }, model_sample: "4", item: {} }),
       400,
       { code: "invalid_grader", param: "grader.operation" },
     );
+  });
+
+  it("runs a score_model grader through the configured OpenAI-compatible endpoint (fetch from workerd)", async () => {
+    chat.requests.length = 0;
+    const result = await api.client.fineTuning.alpha.graders.run({
+      grader: {
+        type: "score_model",
+        name: "judge",
+        model: "judge-1",
+        input: [{ role: "user", content: "Reference: {{item.ref}}\nAnswer: {{sample.output_text}}" }],
+      },
+      model_sample: "SCORE=0.75",
+      item: { ref: "x" },
+    });
+    expect(result.reward).toBeCloseTo(0.75, 12);
+    expect(result.metadata.errors).toMatchObject({ model_grader_server_error: false });
+    expect(chat.requests).toHaveLength(1);
+    expect(chat.requests[0]).toMatchObject({ path: "/v1/chat/completions", authorization: "Bearer sk-grader-key" });
   });
 
   it("accepts a reinforcement job, sends `validate` to the queue, and the Worker's consumer queues the job", async () => {
