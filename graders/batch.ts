@@ -75,10 +75,14 @@ export async function gradeBatch(
   const local =
     grader.type === "string_check" || (grader.type === "text_similarity" && grader.evaluation_metric !== "cosine");
   if (local) {
+    let sliceStart = Date.now();
     for (let i = 0; i < inputs.length; i++) {
       results[i] = await runGrader(grader, inputs[i]!, ctx, options.signal ? { signal: options.signal } : {});
       options.onResult?.(i, results[i]!);
-      if (i % 256 === 255) await new Promise((r) => setTimeout(r, 0));
+      if (Date.now() - sliceStart > 20) {
+        await new Promise((r) => setTimeout(r, 0));
+        sliceStart = Date.now();
+      }
     }
     return results;
   }

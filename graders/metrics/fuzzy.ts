@@ -146,8 +146,12 @@ function partialRatioCp(a: number[], b: number[]): number {
   return score;
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
 function sortedJoin(tokens: Iterable<string>): string {
-  return [...tokens].sort(cmpCodePoint).join(" ");
+  const list = [...tokens];
+  // Without surrogates, UTF-16 order is code-point order and the built-in sort is exact (and much faster).
+  return list.some((t) => SURROGATE.test(t)) ? list.sort(cmpCodePoint).join(" ") : list.sort().join(" ");
 }
 
 function splitTokens(s: string): string[] {

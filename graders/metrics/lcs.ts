@@ -9,34 +9,66 @@ const FULL = (1 << BITS) - 1;
 
 export class LcsPattern {
   readonly words: number;
-  private readonly masks = new Map<number, Int32Array>();
+  /** Slot of each code point below 256 in `lowMasks` (-1: absent); no hashing on the hot path. */
+  private readonly lowSlot = new Int16Array(256).fill(-1);
+  /** Masks of those code points, `words` entries per slot. */
+  private lowMasks: Int32Array;
+  private readonly high = new Map<number, Int32Array>();
 
   constructor(readonly seq: ArrayLike<number>) {
     this.words = Math.max(1, Math.ceil(seq.length / BITS));
+    let slots = 0;
     for (let i = 0; i < seq.length; i++) {
       const c = seq[i]!;
-      let m = this.masks.get(c);
+      if (c < 256 && this.lowSlot[c] === -1) this.lowSlot[c] = slots++;
+    }
+    this.lowMasks = new Int32Array(Math.max(1, slots) * this.words);
+    for (let i = 0; i < seq.length; i++) {
+      const c = seq[i]!;
+      const w = (i / BITS) | 0;
+      const bit = 1 << (i - w * BITS);
+      if (c < 256) {
+        this.lowMasks[this.lowSlot[c]! * this.words + w]! |= bit;
+        continue;
+      }
+      let m = this.high.get(c);
       if (m === undefined) {
         m = new Int32Array(this.words);
-        this.masks.set(c, m);
+        this.high.set(c, m);
       }
-      const w = (i / BITS) | 0;
-      m[w] = m[w]! | (1 << (i - w * BITS));
+      m[w] = m[w]! | bit;
     }
   }
 
   has(c: number): boolean {
-    return this.masks.has(c);
+    return c < 256 ? this.lowSlot[c] !== -1 : this.high.has(c);
   }
 
   /** LCS length between the pattern and `other[from, to)`. */
   lcs(other: ArrayLike<number>, from = 0, to = other.length): number {
     if (this.seq.length === 0 || to <= from) return 0;
-    const s = new Int32Array(this.words).fill(FULL);
-    for (let j = from; j < to; j++) {
-      const m = this.masks.get(other[j]!);
-      if (m !== undefined) step(s, m, this.words);
+    if (this.words === 1) {
+      // Single word: the whole recurrence in registers.
+      let v = FULL;
+      const slot = this.lowSlot;
+      const masks = this.lowMasks;
+      for (let j = from; j < to; j++) {
+        const c = other[j]!;
+        let m = 0;
+        if (c < 256) {
+          const k = slot[c]!;
+          if (k < 0) continue;
+          m = masks[k]!;
+        } else {
+          m = this.high.get(c)?.[0] ?? 0;
+        }
+        const u = v & m;
+        v = ((v + u) | (v - u)) & FULL;
+      }
+      return zeroBits(v, this.seq.length);
     }
+    const s = new Int32Array(this.words).fill(FULL);
+    for (let j = from; j < to; j++) this.stepWith(s, other[j]!);
     return this.zeros(s);
   }
 
@@ -48,11 +80,35 @@ export class LcsPattern {
     const out = new Int32Array(count + 1);
     const s = new Int32Array(this.words).fill(FULL);
     for (let k = 1; k <= count; k++) {
-      const m = this.masks.get(other[start + (k - 1) * dir]!);
-      if (m !== undefined) step(s, m, this.words);
+      this.stepWith(s, other[start + (k - 1) * dir]!);
       out[k] = this.zeros(s);
     }
     return out;
+  }
+
+  /** One column of Hyyrö's recurrence for character c: S = (S + (S & M)) | (S - (S & M)), carry across words. */
+  private stepWith(s: Int32Array, c: number): void {
+    const words = this.words;
+    let m: Int32Array;
+    let base = 0;
+    if (c < 256) {
+      const k = this.lowSlot[c]!;
+      if (k < 0) return;
+      m = this.lowMasks;
+      base = k * words;
+    } else {
+      const hm = this.high.get(c);
+      if (hm === undefined) return;
+      m = hm;
+    }
+    let carry = 0;
+    for (let w = 0; w < words; w++) {
+      const x = s[w]!;
+      const u = x & m[base + w]!;
+      const sum = x + u + carry;
+      carry = sum >>> BITS;
+      s[w] = (sum | (x - u)) & FULL;
+    }
   }
 
   private zeros(s: Int32Array): number {
@@ -60,18 +116,6 @@ export class LcsPattern {
     const len1 = this.seq.length;
     for (let w = 0; w < this.words; w++) total += zeroBits(s[w]!, Math.min(BITS, len1 - w * BITS));
     return total;
-  }
-}
-
-/** One column of Hyyrö's recurrence: S = (S + (S & M)) | (S - (S & M)), with the carry across words. */
-function step(s: Int32Array, m: Int32Array, words: number): void {
-  let carry = 0;
-  for (let w = 0; w < words; w++) {
-    const x = s[w]!;
-    const u = x & m[w]!;
-    const sum = x + u + carry;
-    carry = sum >>> BITS;
-    s[w] = (sum | (x - u)) & FULL;
   }
 }
 

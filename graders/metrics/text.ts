@@ -81,6 +81,11 @@ export function cpLength(text: string): number {
 
 /** The code points of a string. */
 export function codePoints(text: string): number[] {
+  if (!HAS_SURROGATE.test(text)) {
+    const bmp: number[] = new Array(text.length);
+    for (let i = 0; i < text.length; i++) bmp[i] = text.charCodeAt(i);
+    return bmp;
+  }
   const out: number[] = new Array(text.length);
   let n = 0;
   for (let i = 0; i < text.length; i++) {
