@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import rl_sequences, user
 
-PROMPTS = [user("What is 12+7?"), user("What is 3+45?")]
+PROMPTS = [user("What is 12+7?"), user("What is 3+4?")]  # different lengths: left padding
 
 
 def trainable(server) -> dict[str, torch.Tensor]:
