@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -212,6 +212,15 @@ export class RunnerClient {
   }
 }
 
+async function pruneOlder(checkpointDir: string, step: number): Promise<void> {
+  const parent = path.dirname(checkpointDir);
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = /^step-(\d+)$/.exec(name);
+    if (m && Number(m[1]) < step) await rm(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
 function tap(hash: ReturnType<typeof createHash>): Transform {
   return new Transform({
     transform(chunk, _enc, done) {
@@ -242,6 +251,11 @@ export interface HttpRunnerIOOptions {
   maxBatch?: number;
   /** Added to a failed run's error (the engine's last stderr lines), when the error does not carry them already. */
   failureContext?: () => string | undefined;
+  /**
+   * After a checkpoint is registered, delete older local checkpoint folders beside it (`step-N` with a smaller N):
+   * they are safe in the store and the loop resumes only from the newest. Keeps a long run's scratch disk bounded.
+   */
+  pruneOlderLocalCheckpoints?: boolean;
 }
 
 export class HttpRunnerIO implements RunnerIO {
@@ -345,6 +359,7 @@ export class HttpRunnerIO implements RunnerIO {
     });
     const bytes = files.reduce((n, f) => n + f.bytes, 0);
     const seconds = (performance.now() - t0) / 1000;
+    if (this.options.pruneOlderLocalCheckpoints) await pruneOlder(registered.path, registered.step);
     await this.emit([
       {
         level: "info",

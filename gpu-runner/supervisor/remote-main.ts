@@ -65,6 +65,7 @@ async function main(): Promise<number> {
   const tail: string[] = [];
   const io = new HttpRunnerIO(client, {
     heartbeatIntervalMs: spec.heartbeat_interval_ms,
+    pruneOlderLocalCheckpoints: true,
     failureContext: () => (tail.length ? `last engine output:\n${tail.join("\n")}` : undefined),
   });
   io.startKeepalive(spec.resume?.step ?? 0);

@@ -199,13 +199,14 @@ export async function waitFor<T>(
   check: () => Promise<T | null | undefined | false>,
   timeoutMs = 30_000,
   what = "condition",
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -1,0 +1,256 @@
+/**
+ * Dispatch benchmark, against named baselines, in one run on the same machine:
+ *
+ *  1. Time to first sample: from the job's `validate` message (what job creation sends) to the moment the engine
+ *     starts its first `sample` (the loop's start event: engine initialised, baseline evaluation begins), through
+ *     the whole chain: queue → validation → dispatch → local backend → remote-main.ts → spec → downloads → engine.
+ *     Baseline: the same supervisor in folder mode (`main.ts --spec`, local files, no API, no queue), from spawn to
+ *     the same event. The ratio is what the control plane costs before training starts.
+ *  2. API overhead per step: what the loop does through its RunnerIO each step (heartbeat, a few events, one
+ *     metrics record, flushed) over HTTP against the real API, vs the folder RunnerIO writing files. Printed
+ *     as ms per step and as a share of a real CPU step of the tiny model (measured in part 1).
+ *
+ * Run: npx tsx bench/dispatch/run.ts [--quick]
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { jobEvents, runs } from "../../db/schema/index.ts";
+import { HttpRunnerIO, RunnerClient } from "../../gpu-runner/supervisor/http-io.ts";
+import { findPython, REPO_ROOT } from "../../gpu-runner/supervisor/python.ts";
+import { FolderRunnerIO, type RunnerIO, type StepMetrics } from "../../gpu-runner/supervisor/runner-io.ts";
+import { jobRow, seedJob, startRunnerServer, waitFor } from "../../test/runner/harness.ts";
+import { tinyFixture } from "../../test/supervisor/fixture.ts";
+import { createLocalBackend } from "../../workers/backends/local.ts";
+import { createDispatcher } from "../../workers/dispatcher.ts";
+import { startWorkers } from "../../workers/node.ts";
+
+const quick = process.argv.includes("--quick");
+const lines = (file: string, n: number) =>
+  `${readFileSync(file, "utf8").split("\n").filter(Boolean).slice(0, n).join("\n")}\n`;
+const HP = {
+  n_epochs: 1,
+  batch_size: 2,
+  n: 4,
+  learning_rate: 1e-3,
+  eval_interval: 2,
+  eval_samples: 4,
+  max_tokens: 5,
+  temperature: 1,
+  checkpoint_interval: 2,
+  lora: { rank: 4, alpha: 8, dropout: 0, target_modules: "all-linear" },
+  seed: 3,
+};
+const isStart = (m: string) => / run (started|resumed from step \d+): /.test(m);
+
+async function timeToFirstSample(): Promise<{ api: number[]; folder: number[]; stepSeconds: number }> {
+  const fx = await tinyFixture();
+  const server = await startRunnerServer();
+  const workers = startWorkers(server.deps, {
+    queue: server.queue,
+    apiBaseUrl: server.origin,
+    dataDir: server.dataDir,
+    backend: createLocalBackend({
+      dataDir: server.dataDir,
+      env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32" },
+      stopRunsOnClose: true,
+    }),
+    pollMs: 500,
+    log: () => {},
+  });
+  const api: number[] = [];
+  const folder: number[] = [];
+  let stepSeconds = 0;
+  try {
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      const seeded = await seedJob(server.deps, {
+        status: "validating_files",
+        model: "tiny-arith",
+        modelDir: fx.model,
+        trainingText: lines(fx.train, 4),
+        validationText: lines(fx.valid, 4),
+        totalSteps: 2,
+        resolved: { ...HP, total_steps: 2 },
+      });
+      const t0 = performance.now();
+      await server.queue.send({ kind: "validate", jobId: seeded.jobId });
+      const marks: Record<string, number> = {};
+      const mark = (name: string) => {
+        marks[name] ??= performance.now() - t0;
+      };
+      await waitFor(
+        async () => {
+          const job = await jobRow(server.deps, seeded.jobId);
+          if (job.status === "queued") mark("queued");
+          const run = (await server.deps.db.select().from(runs).where(eq(runs.jobId, seeded.jobId)))[0];
+          if (run) mark("launched");
+          if (run?.status === "running") mark("spec fetched");
+          const events = await server.deps.db.select().from(jobEvents).where(eq(jobEvents.jobId, seeded.jobId));
+          if (events.some((e) => e.message.startsWith("Runner ready"))) mark("downloads done");
+          if (events.some((e) => isStart(e.message))) mark("first sample");
+          return marks["first sample"] !== undefined;
+        },
+        300_000,
+        "the first sample",
+        10,
+      );
+      api.push(marks["first sample"]! / 1000);
+      console.log(
+        `  via the API, run ${i + 1}: ${Object.entries(marks)
+          .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+          .join(", ")}`,
+      );
+      const done = await waitFor(async () => {
+        const j = await jobRow(server.deps, seeded.jobId);
+        return j.status === "succeeded" || j.status === "failed" ? j : null;
+      }, 600_000);
+      const metrics = (await server.deps.db.select().from(jobEvents).where(eq(jobEvents.jobId, seeded.jobId)))
+        .filter((e) => e.type === "metrics" && (e.data as { step: number }).step > 0)
+        .map((e) => (e.data as { timing: { step: { full_iteration?: number } } }).timing.step.full_iteration ?? 0);
+      if (done.status === "succeeded" && metrics.length)
+        stepSeconds = metrics.reduce((a, b) => a + b, 0) / metrics.length;
+
+      // Baseline: folder mode on the same files, same hyperparameters, from spawn to the same event.
+      const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-folder-"));
+      writeFileSync(path.join(dir, "train.jsonl"), lines(fx.train, 4));
+      writeFileSync(path.join(dir, "valid.jsonl"), lines(fx.valid, 4));
+      const spec = {
+        model: fx.model,
+        training_file: "train.jsonl",
+        validation_file: "valid.jsonl",
+        grader: {
+          type: "string_check",
+          name: "exact",
+          input: "{{sample.output_text}}",
+          reference: "{{item.answer}}",
+          operation: "eq",
+        },
+        method: { type: "reinforcement", hyperparameters: HP },
+        output_dir: "out",
+        runtime: { device: "cpu", dtype: "float32" },
+      };
+      writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec));
+      const f0 = performance.now();
+      const child = spawn(
+        path.join(REPO_ROOT, "node_modules/.bin/tsx"),
+        [path.join(REPO_ROOT, "gpu-runner/supervisor/main.ts"), "--spec", path.join(dir, "spec.json")],
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      const seen = await new Promise<number>((resolve, reject) => {
+        let buf = "";
+        child.stderr.on("data", (d: Buffer) => {
+          buf += d.toString();
+          if (buf.split("\n").some(isStart)) resolve(performance.now() - f0);
+        });
+        child.on("exit", () => reject(new Error(`folder-mode supervisor exited before starting:\n${buf}`)));
+      });
+      folder.push(seen / 1000);
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`  folder mode, run ${i + 1}: first sample ${(seen / 1000).toFixed(2)} s`);
+    }
+  } finally {
+    await workers.stop();
+    await server.stop();
+  }
+  return { api, folder, stepSeconds };
+}
+
+/** One step's reporting as the loop does it: heartbeat, two events, one metrics record; then everything flushed. */
+async function reportSteps(io: RunnerIO, steps: number, flush: () => Promise<void>): Promise<number> {
+  await io.begin({ totalSteps: steps, resumedFromStep: 0 });
+  const t0 = performance.now();
+  for (let step = 1; step <= steps; step++) {
+    await io.heartbeat({ step: step - 1, totalSteps: steps, status: "running" });
+    await io.emit([
+      { level: "info", message: `step ${step}: sampled 8 completions` },
+      { level: "warn", message: `step ${step}: 1 grader error`, data: { step } },
+    ]);
+    const m: StepMetrics = {
+      step,
+      total_steps: steps,
+      epoch: 1,
+      learning_rate: 1e-3,
+      step_time_s: 1,
+      train_reward_mean: 0.5,
+      train_loss: 0.1,
+      batch_lines: [1, 2],
+    };
+    await io.metrics(m);
+  }
+  await flush();
+  return (performance.now() - t0) / steps;
+}
+
+async function overheadPerStep(): Promise<{ http: number; folder: number }> {
+  const steps = quick ? 30 : 150;
+  const server = await startRunnerServer();
+  try {
+    const seeded = await seedJob(server.deps, { totalSteps: steps });
+    let token = "";
+    const dispatcher = createDispatcher({
+      db: server.deps.db,
+      apiBaseUrl: server.origin,
+      backend: {
+        name: "bench",
+        launch: async (run) => {
+          token = run.token;
+          return { ref: run.runId };
+        },
+        cancel: async () => {},
+        inspect: async () => "running",
+      },
+    });
+    await dispatcher.dispatch(seeded.jobId);
+    const client = new RunnerClient({ apiUrl: server.origin, token });
+    await client.spec();
+    const http = new HttpRunnerIO(client);
+    const httpMs = await reportSteps(http, steps, () => http.flush());
+    await http.close();
+    const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-io-"));
+    const folderMs = await reportSteps(new FolderRunnerIO(dir), steps, async () => {});
+    rmSync(dir, { recursive: true, force: true });
+    return { http: httpMs, folder: folderMs };
+  } finally {
+    await server.stop();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  console.log("1. time from job creation to the engine's first sample (local backend, tiny model on CPU)");
+  let stepSeconds = 0;
+  try {
+    findPython();
+    const r = await timeToFirstSample();
+    stepSeconds = r.stepSeconds;
+    console.log(
+      `time to first sample: via the API ${median(r.api).toFixed(2)} s, folder mode ${median(r.folder).toFixed(2)} s (baseline); ratio ${(median(r.api) / median(r.folder)).toFixed(2)}x, control-plane cost ${(median(r.api) - median(r.folder)).toFixed(2)} s`,
+    );
+  } catch (err) {
+    console.log(`  skipped: ${(err as Error).message.split("\n")[0]}`);
+  }
+  console.log("\n2. reporting overhead per step (heartbeat + 2 events + 1 metrics record)");
+  const o = await overheadPerStep();
+  const share =
+    stepSeconds > 0
+      ? `, ${((o.http / 1000 / stepSeconds) * 100).toFixed(2)} % of a ${stepSeconds.toFixed(2)} s CPU step of the tiny model`
+      : "";
+  console.log(
+    `API overhead per step: HTTP RunnerIO ${o.http.toFixed(2)} ms vs folder RunnerIO ${o.folder.toFixed(2)} ms (baseline); ratio ${(o.http / o.folder).toFixed(2)}x${share}`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
