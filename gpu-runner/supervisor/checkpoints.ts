@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { EngineClient } from "./engine-client.ts";
+
+type Saver = Pick<EngineClient, "save">;
 import { writeFileAtomic } from "./runner-io.ts";
 
 /**
@@ -67,7 +69,7 @@ export async function findLatestCheckpoint(
 
 /** Saves a checkpoint atomically; returns its folder and files (sizes included). */
 export async function saveCheckpoint(
-  engine: EngineClient,
+  engine: Saver,
   outputDir: string,
   state: SupervisorState,
   options: { merged: boolean },

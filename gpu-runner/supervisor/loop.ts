@@ -4,6 +4,7 @@ import { checkpointPath, findLatestCheckpoint, type SupervisorState, saveCheckpo
 import { BatchSource, batchPlan, indexJsonl, type LineIndex, readLines } from "./data.ts";
 import { EngineClient, type EngineClientOptions, EngineOpError } from "./engine-client.ts";
 import type { InitResult } from "./engine-schemas.ts";
+import { lockOutputDir } from "./lock.ts";
 import { type RewardFn, rewardFnFor } from "./reward.ts";
 import type { FinalStatus, RunEvent, RunnerIO, StepMetrics } from "./runner-io.ts";
 import type { RunSpec } from "./spec.ts";
@@ -16,6 +17,9 @@ import {
   supervisedStep,
 } from "./steps.ts";
 
+/** What the loop needs of an engine: EngineClient, or a scripted stand-in in unit tests. */
+export type EngineHandle = Engine & Pick<EngineClient, "init" | "shutdown" | "pid">;
+
 export type RunResult = { status: FinalStatus; step: number; totalSteps: number; error?: string };
 
 export type RunDeps = {
@@ -26,6 +30,10 @@ export type RunDeps = {
   graderContext?: GraderContext;
   /** How to start the engine (python, script, timeouts, a stderr sink). */
   engine?: EngineClientOptions;
+  /** Told the engine's process id once it is up (for watchdogs and tests). */
+  onEngineStart?: (pid: number | undefined) => void;
+  /** Replaces the engine process (unit tests of the loop's control flow use a scripted stand-in). */
+  startEngine?: () => Promise<EngineHandle>;
 };
 
 /** A failure the user can act on: its message is the run's error as-is. */
@@ -41,9 +49,16 @@ export class RunError extends Error {
  */
 export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
   const { io } = deps;
-  let engine: EngineClient | undefined;
+  let engine: EngineHandle | undefined;
   let step = 0;
   let totalSteps = 0;
+  // Refused before anything is reported: the status files belong to the supervisor that holds the lock.
+  let unlock: () => Promise<void>;
+  try {
+    unlock = await lockOutputDir(spec.output_dir);
+  } catch (err) {
+    return { status: "failed", step, totalSteps, error: errorMessage(err) };
+  }
   try {
     const hp = spec.method.hyperparameters;
     const trainIndex = await indexJsonl(spec.training_file);
@@ -81,7 +96,8 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
     const valid =
       spec.validation_file && rewardFn ? await loadValidation(spec.validation_file, hp.eval_samples) : undefined;
 
-    engine = await EngineClient.start(deps.engine ?? {});
+    engine = deps.startEngine ? await deps.startEngine() : await EngineClient.start(deps.engine ?? {});
+    deps.onEngineStart?.(engine.pid);
     const info = await engine.init({
       model_path: spec.model,
       lora: hp.lora,
@@ -246,6 +262,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
     return { status: "failed", step, totalSteps, error: message };
   } finally {
     await engine?.shutdown();
+    await unlock();
   }
 }
 
