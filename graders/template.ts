@@ -50,8 +50,31 @@ export function checkTemplate(template: string): string | null {
   return null;
 }
 
-function lookup(scope: TemplateScope, path: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  const parsed = parsePath(path);
+type Compiled = Array<string | { path: string; parsed: ReturnType<typeof parsePath> }>;
+
+/** Parsed templates, so the regex and path parsing run once per template, not once per grading. */
+const compiled = new Map<string, Compiled>();
+
+function compile(template: string): Compiled {
+  let c = compiled.get(template);
+  if (c) return c;
+  c = [];
+  let last = 0;
+  for (const m of template.matchAll(TAG)) {
+    c.push(template.slice(last, m.index), { path: m[1]!, parsed: parsePath(m[1]!) });
+    last = m.index + m[0].length;
+  }
+  c.push(template.slice(last));
+  if (compiled.size > 10_000) compiled.clear();
+  compiled.set(template, c);
+  return c;
+}
+
+function lookup(
+  scope: TemplateScope,
+  path: string,
+  parsed: ReturnType<typeof parsePath>,
+): { ok: true; value: unknown } | { ok: false; message: string } {
   if (!parsed) return { ok: false, message: `'${path}' is not a valid template variable` };
   if (parsed.namespace !== "item" && parsed.namespace !== "sample") {
     return { ok: false, message: `unknown namespace '${parsed.namespace}' in '${path}' (use item or sample)` };
@@ -72,16 +95,16 @@ function lookup(scope: TemplateScope, path: string): { ok: true; value: unknown 
 export function render(template: string, scope: TemplateScope): Rendered {
   if (!template.includes("{{")) return { ok: true, value: template };
   let out = "";
-  let last = 0;
-  for (const m of template.matchAll(TAG)) {
-    const path = m[1]!;
-    const found = lookup(scope, path);
-    if (!found.ok) return { ok: false, path, message: found.message };
-    out +=
-      template.slice(last, m.index) + (typeof found.value === "string" ? found.value : JSON.stringify(found.value));
-    last = m.index + m[0].length;
+  for (const part of compile(template)) {
+    if (typeof part === "string") {
+      out += part;
+      continue;
+    }
+    const found = lookup(scope, part.path, part.parsed);
+    if (!found.ok) return { ok: false, path: part.path, message: found.message };
+    out += typeof found.value === "string" ? found.value : JSON.stringify(found.value);
   }
-  return { ok: true, value: out + template.slice(last) };
+  return { ok: true, value: out };
 }
 
 /** The sample a grader sees for a raw model answer: `output_json` is set when the text parses as JSON. */
