@@ -59,7 +59,7 @@ class EngineConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     seed: int = 0  # seeds torch, python and the sampler's generator
     device: str = "auto"  # auto = cuda when available, else cpu
-    dtype: str = "auto"  # auto = bfloat16 on a cuda device that supports it, else float32
+    dtype: str = "auto"  # auto = bfloat16 on a cuda device that supports it, else float32 (LoRA weights stay float32)
     kl_coef: float = 0.0  # > 0 keeps a frozen reference policy (the base weights) for a KL penalty
     resume: str | None = None  # a checkpoint folder written by `save`
     micro_batch_size: int = 16  # sequences per forward/backward pass (bounds activation memory)
@@ -285,8 +285,9 @@ class Engine:
         model = load_causal_lm(weights_from, device, dtype)
         self.tokenizer = load_tokenizer(cfg.model_path)
         if cfg.kl_coef > 0 and cfg.lora is None:
-            ref = model if weights_from == cfg.model_path else load_causal_lm(cfg.model_path, device, dtype)
-            self.ref_model = copy.deepcopy(ref).eval().requires_grad_(False)
+            fresh = weights_from == cfg.model_path
+            ref = copy.deepcopy(model) if fresh else load_causal_lm(cfg.model_path, device, dtype)
+            self.ref_model = ref.eval().requires_grad_(False)
         if cfg.lora is not None:
             from peft import LoraConfig as PeftLoraConfig
             from peft import get_peft_model
