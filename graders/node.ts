@@ -13,6 +13,10 @@ export interface NodeGraderSettings {
   RFT_GRADER_API_KEY?: string | undefined;
   RFT_EMBEDDING_MODEL?: string | undefined;
   RFT_PYTHON_GRADER_WORKERS?: number | undefined;
+  /** Wall-clock limit per python grading (ms; default 30000; the CPU limit is 60% of it). */
+  RFT_PYTHON_GRADER_TIMEOUT_MS?: number | undefined;
+  /** Address-space limit per python interpreter (MiB; default 1024). */
+  RFT_PYTHON_GRADER_MEMORY_MB?: number | undefined;
 }
 
 function lazyPython(build: () => PythonSandbox): PythonRunner & { close(): Promise<void> } {
@@ -40,7 +44,13 @@ export async function createNodeGraderContext(settings: NodeGraderSettings = {})
       }
     : null;
   const python = lazyPython(() =>
-    createPythonSandbox(settings.RFT_PYTHON_GRADER_WORKERS ? { workers: settings.RFT_PYTHON_GRADER_WORKERS } : {}),
+    createPythonSandbox({
+      ...(settings.RFT_PYTHON_GRADER_WORKERS ? { workers: settings.RFT_PYTHON_GRADER_WORKERS } : {}),
+      ...(settings.RFT_PYTHON_GRADER_TIMEOUT_MS ? { timeoutMs: settings.RFT_PYTHON_GRADER_TIMEOUT_MS } : {}),
+      ...(settings.RFT_PYTHON_GRADER_MEMORY_MB
+        ? { memoryBytes: settings.RFT_PYTHON_GRADER_MEMORY_MB * 1024 * 1024 }
+        : {}),
+    }),
   );
   return {
     ...(endpoint ? { chat: openAICompatibleChat(endpoint), embeddings: openAICompatibleEmbeddings(endpoint) } : {}),
