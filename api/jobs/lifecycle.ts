@@ -86,7 +86,7 @@ export async function transition(
       .update(jobs)
       .set({ status: to, updatedAt: stamp, ...finished, ...(options.patch ?? {}) })
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, from))),
-    db.run(sql`INSERT INTO ${jobEvents} (id, job_id, created_at, level, message, type, data)
+    db.insert(jobEvents).select(sql`
       SELECT ${eventId}, ${jobId}, ${Math.floor(now / 1000)}, ${event.level ?? "info"}, ${event.message}, 'message', ${data}
       WHERE ${tookEffect}`),
     ...(webhookType

@@ -18,7 +18,9 @@ export const GraderInput = z.record(z.string(), z.unknown()).openapi({
   },
 });
 
-export const Grader = GraderSchema.openapi("Grader");
+// Wrapped in a lazy schema made here: zod 4 gives `.openapi` only to schemas created after @hono/zod-openapi
+// loaded, and the graders library (plain zod) may be imported first.
+export const Grader = z.lazy(() => GraderSchema).openapi("Grader");
 
 export const RunGraderRequest = z
   .object({

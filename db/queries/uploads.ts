@@ -94,8 +94,9 @@ export async function deleteParts(deps: { db: Db; store: ObjectStore }, parts: P
       else console.error(`could not delete upload part object ${batch[j]?.objectKey}:`, r.reason);
     });
   }
-  for (let i = 0; i < deleted.length; i += 500) {
-    await deps.db.delete(uploadParts).where(inArray(uploadParts.id, deleted.slice(i, i + 500)));
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < deleted.length; i += 100) {
+    await deps.db.delete(uploadParts).where(inArray(uploadParts.id, deleted.slice(i, i + 100)));
   }
 }
 

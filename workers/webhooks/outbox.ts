@@ -56,10 +56,11 @@ export interface WebhookOutboxEvent {
 export function webhookOutboxStatement(db: Db, event: WebhookOutboxEvent) {
   const payload = webhookPayload(event);
   const stem = newId(WEBHOOK_ID_PREFIX.delivery);
-  return db.run(sql`INSERT INTO ${webhookDeliveries}
-      (id, endpoint_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at)
+  // A query builder, not db.run(sql): drizzle's D1 batch cannot bind a raw statement (drizzle-orm#2277).
+  // insert().select() fills every column in table order.
+  return db.insert(webhookDeliveries).select(sql`
     SELECT ${stem} || lower(hex(randomblob(4))), ${webhookEndpoints.id}, ${event.eventId}, ${event.type}, ${payload},
-      'pending', 0, ${event.createdAt}, ${event.createdAt}
+      'pending', 0, ${event.createdAt}, NULL, NULL, ${event.createdAt}, NULL
     FROM ${webhookEndpoints}
     WHERE ${webhookEndpoints.projectId} = (SELECT ${jobs.projectId} FROM ${jobs} WHERE ${jobs.id} = ${event.jobId})
       AND ${webhookEndpoints.disabledAt} IS NULL
