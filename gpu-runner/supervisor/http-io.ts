@@ -372,8 +372,9 @@ export class HttpRunnerIO implements RunnerIO {
   async finish(status: FinalStatus, error?: string): Promise<void> {
     let message = error;
     const context = status === "failed" ? this.options.failureContext?.() : undefined;
-    if (message !== undefined && context && !message.includes(context.split("\n")[0] ?? context))
-      message = `${message}\n${context}`;
+    // An engine crash already carries its stderr tail (EngineDiedError): add ours only when its last line is missing.
+    const lastLine = context?.split("\n").at(-1) ?? "";
+    if (message !== undefined && context && !message.includes(lastLine)) message = `${message}\n${context}`;
     await this.flush().catch(() => {});
     this.stopTimers();
     // The final status matters most: retried for up to 15 minutes (an API restart must not lose it).
