@@ -4,8 +4,10 @@
  * drive: it cannot spawn processes). Python graders need a sandbox a Worker does not have, so `/graders/run`
  * answers them with a typed error here; model graders work through the configured endpoint.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../db/client.ts";
+import { ensureBootstrapKey } from "../db/queries/auth.ts";
 import * as schema from "../db/schema/index.ts";
 import { openAICompatibleChat, openAICompatibleEmbeddings } from "../graders/openai-compatible.ts";
 import { createR2Store, type R2BucketLike } from "../storage/r2.ts";
@@ -37,8 +39,11 @@ interface MessageLike {
 const strings = (env: Bindings) =>
   Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === "string")) as Record<string, string>;
 
+/** Each request's (or queue batch's) context, so background work is kept alive by the request that started it. */
+const requestContext = new AsyncLocalStorage<ExecutionContextLike>();
+
 /** Built once per isolate: the bindings do not change between requests. */
-let cached: { env: Bindings; deps: AppDeps; app: ReturnType<typeof createApp> } | null = null;
+let cached: { env: Bindings; deps: AppDeps; app: ReturnType<typeof createApp>; ready: Promise<unknown> } | null = null;
 
 function build(env: Bindings, ctx: ExecutionContextLike) {
   if (cached?.env === env) return cached;
@@ -58,49 +63,25 @@ function build(env: Bindings, ctx: ExecutionContextLike) {
           ...(vars.RFT_EMBEDDING_MODEL ? { embeddingModel: vars.RFT_EMBEDDING_MODEL } : {}),
         }
       : {},
-    background: (task) => ctx.waitUntil(task),
+    background: (task) => (requestContext.getStore() ?? ctx).waitUntil(task),
   };
-  cached = { env, deps, app: createApp(deps) };
+  // RFT_API_KEY (a secret) is the bootstrap admin key, made to exist once per isolate as on Node.
+  const ready = vars.RFT_API_KEY ? ensureBootstrapKey(deps.db, vars.RFT_API_KEY) : Promise.resolve();
+  cached = { env, deps, app: createApp(deps), ready };
   return cached;
 }
 
 export default {
-  fetch(request: Request, env: Bindings, ctx: ExecutionContextLike) {
-    return build(env, ctx).app.fetch(request, env, ctx as never);
+  async fetch(request: Request, env: Bindings, ctx: ExecutionContextLike) {
+    const { app, ready } = build(env, ctx);
+    await ready;
+    return requestContext.run(ctx, () => app.fetch(request, env, ctx as never));
   },
 
   async queue(batch: { messages: MessageLike[] }, env: Bindings, ctx: ExecutionContextLike) {
     const { deps } = build(env, ctx);
     const vars = strings(env);
-    for (const message of batch.messages) {
-      const parsed = QueueMessage.safeParse(message.body);
-      if (!parsed.success) {
-        console.error("dropping a malformed queue message", parsed.error.message);
-        message.ack();
-        continue;
-      }
-      try {
-        const body = parsed.data;
-        if (body.kind === "validate") await advanceValidation(deps, body.jobId);
-        else if (body.kind === "dispatch") {
-          if (!vars.RFT_K8S_IMAGE || !vars.RFT_RUNNER_API_URL) {
-            throw new Error(
-              "no runner backend: set RFT_K8S_IMAGE, RFT_K8S_API_SERVER, RFT_K8S_TOKEN and RFT_RUNNER_API_URL",
-            );
-          }
-          const backend = createKubernetesBackend({
-            image: vars.RFT_K8S_IMAGE,
-            ...(vars.RFT_K8S_API_SERVER ? { apiServer: vars.RFT_K8S_API_SERVER } : {}),
-            ...(vars.RFT_K8S_TOKEN ? { token: vars.RFT_K8S_TOKEN } : {}),
-          });
-          await createDispatcher({ db: deps.db, backend, apiBaseUrl: vars.RFT_RUNNER_API_URL }).dispatch(body.jobId);
-        }
-        message.ack();
-      } catch (err) {
-        console.error(`queue message ${parsed.data.kind} failed:`, err);
-        message.retry({ delaySeconds: 30 });
-      }
-    }
+    await requestContext.run(ctx, () => consume(batch.messages, deps, vars));
   },
 
   /** Cron trigger: webhook deliveries that are due. */
@@ -109,3 +90,35 @@ export default {
     ctx.waitUntil(deliverDue(deps, { maxAttempts: 8, timeoutMs: 10_000 }));
   },
 };
+
+async function consume(messages: MessageLike[], deps: AppDeps, vars: Record<string, string>) {
+  for (const message of messages) {
+    const parsed = QueueMessage.safeParse(message.body);
+    if (!parsed.success) {
+      console.error("dropping a malformed queue message", parsed.error.message);
+      message.ack();
+      continue;
+    }
+    try {
+      const body = parsed.data;
+      if (body.kind === "validate") await advanceValidation(deps, body.jobId);
+      else if (body.kind === "dispatch") {
+        if (!vars.RFT_K8S_IMAGE || !vars.RFT_RUNNER_API_URL) {
+          throw new Error(
+            "no runner backend: set RFT_K8S_IMAGE, RFT_K8S_API_SERVER, RFT_K8S_TOKEN and RFT_RUNNER_API_URL",
+          );
+        }
+        const backend = createKubernetesBackend({
+          image: vars.RFT_K8S_IMAGE,
+          ...(vars.RFT_K8S_API_SERVER ? { apiServer: vars.RFT_K8S_API_SERVER } : {}),
+          ...(vars.RFT_K8S_TOKEN ? { token: vars.RFT_K8S_TOKEN } : {}),
+        });
+        await createDispatcher({ db: deps.db, backend, apiBaseUrl: vars.RFT_RUNNER_API_URL }).dispatch(body.jobId);
+      }
+      message.ack();
+    } catch (err) {
+      console.error(`queue message ${parsed.data.kind} failed:`, err);
+      message.retry({ delaySeconds: 30 });
+    }
+  }
+}
