@@ -12,7 +12,7 @@ npx biome check .
 step "tsc"
 npx tsc -p tsconfig.json
 step "worker bundle (wrangler deploy --dry-run)"
-npx wrangler deploy --dry-run --outdir .wrangler/dry-run >/dev/null
+bash scripts/build-worker.sh .wrangler/dry-run >/dev/null
 step "engine tests (pytest)"
 .venv/bin/python -m pytest gpu-runner/trainer/tests -q -p no:cacheprovider
 step "vitest"
