@@ -37,7 +37,8 @@ const config = KubernetesBackendConfig.parse({
   cacheClaim: "rft-model-cache",
 });
 
-type Obj = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form JSON
+// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form JSON
+type Obj = Record<string, any>;
 
 describe("rendered run manifests", () => {
   const { secret, job } = renderRunManifests(config, run) as { secret: Obj; job: Obj };
