@@ -13,7 +13,10 @@ import { LcsPattern } from "./lcs.ts";
 import { cmpCodePoint, codePoints } from "./text.ts";
 
 const ALNUM = /[\p{L}\p{N}]/u;
-const ASCII_ALNUM = /^[a-z0-9 ]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, control characters included.
+const ASCII = /^[\x00-\x7f]*$/;
+const NON_ALNUM_ASCII = /[^a-z0-9]/g;
+const EDGE_SPACES = /^ +| +$/g;
 
 function rapidfuzzAlnum(cp: number): boolean {
   if (!ALNUM.test(String.fromCodePoint(cp))) return false;
@@ -34,8 +37,8 @@ const lowerCache = new Map<number, string>();
 
 /** rapidfuzz.utils.default_process: non-alphanumerics become spaces, lowercase, trim. */
 export function defaultProcess(text: string): string {
-  const lowered = text.toLowerCase();
-  if (ASCII_ALNUM.test(lowered) && text.length === lowered.length) return lowered.trim();
+  // ASCII text: native lowercase and one replace do it (only [a-z0-9] are alphanumeric there).
+  if (ASCII.test(text)) return text.toLowerCase().replace(NON_ALNUM_ASCII, " ").replace(EDGE_SPACES, "");
   let out = "";
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
@@ -56,7 +59,7 @@ export function defaultProcess(text: string): string {
     }
     out += mapped;
   }
-  return out.replace(/^ +| +$/g, "");
+  return out.replace(EDGE_SPACES, "");
 }
 
 /** Indel normalized similarity in [0, 1] of two code-point sequences. */
