@@ -39,6 +39,8 @@ export const EnvSchema = z
     RFT_GRADER_API_KEY: z.string().optional(),
     RFT_EMBEDDING_MODEL: z.string().optional(),
     RFT_PYTHON_GRADER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+    RFT_PYTHON_GRADER_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
+    RFT_PYTHON_GRADER_MEMORY_MB: z.coerce.number().int().min(64).optional(),
     /** Register this Hugging Face folder as a base model at start-up (name = folder name); default: the tiny model. */
     RFT_BASE_MODEL_DIR: z.string().optional(),
     S3_ENDPOINT: z.url().optional(),
