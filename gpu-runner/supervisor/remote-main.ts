@@ -183,7 +183,7 @@ async function cachedModel(
   ]);
   const partial = `${dir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
-  for (const f of files) await client.download(f, safeJoin(partial, f.name));
+  await inParallel(files, 4, (f) => client.download(f, safeJoin(partial, f.name)));
   await writeFile(path.join(partial, ".complete"), `${new Date().toISOString()}\n`);
   await rm(dir, { recursive: true, force: true });
   await rename(partial, dir);
@@ -204,9 +204,18 @@ async function placeCheckpoint(
   }
   const partial = `${final}.partial`;
   await rm(partial, { recursive: true, force: true });
-  for (const f of resume.files) await client.download(f, safeJoin(partial, f.name));
+  await inParallel(resume.files, 4, (f) => client.download(f, safeJoin(partial, f.name)));
   await rm(final, { recursive: true, force: true });
   await rename(partial, final);
+}
+
+/** Runs `work` over `items`, at most `limit` at a time (model shards download side by side). */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 /** `dir/name` for a `/`-separated relative name, refusing anything that would leave `dir`. */
