@@ -11,9 +11,10 @@ Everything is built from the seed, offline, in under a minute on two CPU cores:
 2. a tokenizer trained with `tokenizers` (BPE, digits always single tokens, ~64 tokens) with a
    Qwen-style chat template, eos `<|im_end|>` and pad `<|endoftext|>`.
 3. a Llama-architecture model (0.57M parameters) supervised-pretrained on the task for a short
-   while with label smoothing: its greedy answers are right about half the time but its
-   temperature-1 samples only about a quarter of the time, so a reinforcement fine-tuning run has
-   clear headroom (sharpening the policy alone is worth ~0.25 of held-out reward).
+   while with label smoothing: its greedy answers are right 62% of the time but its temperature-1
+   samples only 24%, so a reinforcement fine-tuning run has clear headroom. Measured with the
+   engine (GRPO, 16 prompts x 8 samples, LoRA r16, lr 2e-3, PPO-clip): held-out temperature-1
+   reward 0.25 -> 0.48 after 30 steps, 0.54 after 60 (about a minute of CPU).
 
 `--quick` builds a smaller model with a few training steps: the fixture of the engine's tests.
 The HF layout written to --out (config.json, model.safetensors, tokenizer.json,
@@ -49,10 +50,10 @@ class BuildConfig:
     n_layers: int = 3
     n_heads: int = 4
     intermediate_size: int = 320
-    pretrain_steps: int = 600  # measured: held-out greedy 0.49, temperature-1 0.23 here; 0.54 / 0.29 at 700
+    pretrain_steps: int = 700  # measured (seed 0): held-out greedy 0.625, temperature-1 0.245
     batch_size: int = 64
     lr: float = 3e-3
-    label_smoothing: float = 0.2  # keeps probability off the right digit: temperature-1 accuracy well below greedy
+    label_smoothing: float = 0.25  # keeps probability off the right digit: temperature-1 accuracy well below greedy
     log_accuracy: bool = False  # print held-out accuracy every 100 steps (for tuning)
 
 
