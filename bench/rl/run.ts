@@ -1,62 +1,40 @@
 /**
  * RL benchmark: does the supervisor + engine actually teach the tiny addition model?
  *
- *   npx tsx bench/rl/run.ts [--minutes 15] [--out .tmp/bench-rl] [--lr 2e-3] [--n 8] [--batch 16] ...
+ *   npx tsx bench/rl/run.ts [--minutes 15] [--out .tmp/bench-rl] [--lr 3e-4] [--n 8] [--batch 16] ...
  *
  * Builds the tiny model (gpu-runner/trainer/make_tiny_model.py) into .tmp/tiny-addition if it is missing,
  * measures the held-out reward (valid.jsonl, string_check against the answer, sampled at the training
  * temperature) before training, runs reinforcement fine-tuning for at most --minutes, and measures it
  * again. The last line is exactly: `reward before=<x> after=<y> steps=<n> minutes=<m>`.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { runJob } from "../../gpu-runner/supervisor/loop.ts";
-import { findPython, REPO_ROOT } from "../../gpu-runner/supervisor/python.ts";
+import { REPO_ROOT } from "../../gpu-runner/supervisor/python.ts";
 import { FolderRunnerIO, type RunnerIO, type StepMetrics } from "../../gpu-runner/supervisor/runner-io.ts";
 import { parseSpec } from "../../gpu-runner/supervisor/spec.ts";
+import { DEFAULT_TINY_DIR, ensureTinyModel } from "./tiny.ts";
 
 const { values: a } = parseArgs({
   options: {
     minutes: { type: "string", default: "15" },
     out: { type: "string", default: path.join(REPO_ROOT, ".tmp", "bench-rl") },
-    fixture: { type: "string", default: path.join(REPO_ROOT, ".tmp", "tiny-addition") },
+    fixture: { type: "string", default: DEFAULT_TINY_DIR },
     seed: { type: "string", default: "0" },
-    lr: { type: "string", default: "2e-3" },
+    lr: { type: "string", default: "3e-4" },
     n: { type: "string", default: "8" },
     batch: { type: "string", default: "16" },
     epochs: { type: "string", default: "3" },
     temperature: { type: "string", default: "1" },
     "lora-rank": { type: "string", default: "0" },
     "max-tokens": { type: "string", default: "8" },
-    "eval-interval": { type: "string", default: "10" },
+    "eval-interval": { type: "string", default: "25" },
     loss: { type: "string", default: "importance_sampling" },
     quiet: { type: "boolean", default: false },
   },
 });
-
-function ensureModel(dir: string): { model: string; train: string; valid: string } {
-  const out = {
-    model: path.join(dir, "model"),
-    train: path.join(dir, "data", "train.jsonl"),
-    valid: path.join(dir, "data", "valid.jsonl"),
-  };
-  if (existsSync(path.join(out.model, "config.json")) && existsSync(out.valid)) return out;
-  process.stderr.write(`building the tiny model into ${dir} ...\n`);
-  execFileSync(
-    findPython(),
-    [
-      path.join(REPO_ROOT, "gpu-runner", "trainer", "make_tiny_model.py"),
-      "--out",
-      out.model,
-      "--data-out",
-      path.join(dir, "data"),
-    ],
-    { stdio: ["ignore", "inherit", "inherit"] },
-  );
-  return out;
-}
 
 /** Folder IO that also remembers the reward curve. */
 class RecordingIO extends FolderRunnerIO implements RunnerIO {
@@ -77,7 +55,7 @@ class RecordingIO extends FolderRunnerIO implements RunnerIO {
 }
 
 async function main(): Promise<void> {
-  const fx = ensureModel(path.resolve(a.fixture));
+  const fx = ensureTinyModel(path.resolve(a.fixture));
   const out = path.resolve(a.out);
   rmSync(out, { recursive: true, force: true });
   const loraRank = Number(a["lora-rank"]);

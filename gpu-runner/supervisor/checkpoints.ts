@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { EngineClient } from "./engine-client.ts";
 
 type Saver = Pick<EngineClient, "save">;
+
 import { writeFileAtomic } from "./runner-io.ts";
 
 /**

@@ -81,6 +81,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
     if (latest) assertSameData(latest.state, dataKey, spec.method.type);
     step = latest?.state.step ?? 0;
     let consecutiveNan = latest?.state.consecutive_nan_steps ?? 0;
+    let noSignalSteps = 0;
     await io.begin({ totalSteps, resumedFromStep: step });
 
     if (step >= totalSteps) {
@@ -175,10 +176,14 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
         consecutiveNan = 0;
       }
       if (outcome.skipReason === "no_learning_signal") {
-        events.push({
-          level: "warn",
-          message: `step ${step}: every group's samples got the same reward (mean ${outcome.trainRewardMean?.toFixed(3)}), so there was nothing to learn from and no update was made; if this repeats, the task is too hard or too easy for the model, or the grader gives a constant`,
-        });
+        noSignalSteps++;
+        // Said the first time and then every 10th time, with the count: a warning per step would drown the log.
+        if (noSignalSteps % 10 === 1) {
+          events.push({
+            level: "warn",
+            message: `step ${step}: every group's samples got the same reward (mean ${outcome.trainRewardMean?.toFixed(3)}), so there was nothing to learn from and no update was made (${noSignalSteps} such steps so far); if this keeps happening, the task is too hard or too easy for the model, or the grader gives a constant`,
+          });
+        }
       }
       if (outcome.graderErrors) {
         events.push({
