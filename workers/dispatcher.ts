@@ -40,9 +40,10 @@ export function createDispatcher(options: DispatcherOptions) {
     const token = newSecret(RUN_TOKEN_PREFIX);
     const tokenHash = await sha256Hex(token);
     const now = Math.floor(Date.now() / 1000);
-    await db.run(sql`
-      INSERT INTO ${runs} (id, job_id, attempt, backend, token_hash, status, created_at)
-      SELECT ${runId}, ${jobId}, ${jobs.attempts} + 1, ${backend.name}, ${tokenHash}, 'starting', ${now}
+    // One statement, so the check and the insert cannot interleave with another dispatcher's. A query builder,
+    // not db.run(sql), so it runs the same on D1; insert().select() fills the columns in table order.
+    await db.insert(runs).select(sql`
+      SELECT ${runId}, ${jobId}, ${jobs.attempts} + 1, ${backend.name}, NULL, ${tokenHash}, 'starting', ${now}, NULL, NULL
       FROM ${jobs}
       WHERE ${jobs.id} = ${jobId} AND ${jobs.status} = 'queued'
         AND NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${jobId} AND ${runs.status} != 'ended')`);

@@ -190,9 +190,16 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
             .update(runs)
             .set({ status: "running", heartbeatAt: nowS() })
             .where(and(eq(runs.id, run.id), eq(runs.status, "starting"))),
-          deps.db.run(
-            sql`DELETE FROM ${jobEvents} WHERE ${jobEvents.jobId} = ${job.id} AND ${jobEvents.type} = 'metrics' AND json_extract(${jobEvents.data}, '$.step') > ${resumeStep}`,
-          ),
+          // Query builders only in a batch: drizzle's D1 batch cannot bind a raw db.run(sql) (drizzle-orm#2277).
+          deps.db
+            .delete(jobEvents)
+            .where(
+              and(
+                eq(jobEvents.jobId, job.id),
+                eq(jobEvents.type, "metrics"),
+                sql`json_extract(${jobEvents.data}, '$.step') > ${resumeStep}`,
+              ),
+            ),
           deps.db.update(jobs).set({ currentStep: resumeStep }).where(eq(jobs.id, job.id)),
         ]);
       }
