@@ -40,15 +40,13 @@ export async function ensureBootstrapKey(db: Db, configured?: string): Promise<{
       await createProjectWithKey(db, "default", "admin", configured);
     } else {
       const hash = await sha256Hex(configured);
-      await db
-        .insert(apiKeys)
-        .values({
-          id: newId(ID_PREFIX.apiKey),
-          projectId: project.id,
-          hash,
-          hint: configured.slice(0, 10),
-          role: "admin",
-        });
+      await db.insert(apiKeys).values({
+        id: newId(ID_PREFIX.apiKey),
+        projectId: project.id,
+        hash,
+        hint: configured.slice(0, 10),
+        role: "admin",
+      });
     }
     return { created: true };
   }

@@ -43,7 +43,7 @@ export async function startServer(env: Record<string, string> = {}, options: Sta
   await ensureBootstrapKey(runtime.deps.db, apiKey);
   const app = createApp(runtime.deps);
   const server = await new Promise<ReturnType<typeof serve>>((resolveServer) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolveServer(s));
+    const s = serve({ fetch: app.fetch, port: parsed.PORT, hostname: "127.0.0.1" }, () => resolveServer(s));
   });
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;

@@ -1,0 +1,196 @@
+/**
+ * The product as a user meets it, nothing faked: the official `openai` SDK against the real API with its workers,
+ * the local runner backend starting the supervisor, which drives the real PyTorch engine (CPU) on the tiny model.
+ * Upload, create a reinforcement job, watch its events live, succeed, list checkpoints, download the ONNX export
+ * and decode it in onnxruntime-node; then a second job that starts from the fine-tuned model; then an API restart
+ * in the middle of a job, which the job survives.
+ * Needs the Python environment (`.venv`); skipped without it.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { greedyDecode, loadOnnxDecoder } from "../../gpu-runner/onnx/decode.ts";
+import { findPython } from "../../gpu-runner/supervisor/python.ts";
+import { RftClient } from "../../sdk/client.ts";
+import { createLocalBackend } from "../../workers/backends/local.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { type TinyFixture, tinyFixture } from "../supervisor/fixture.ts";
+import { stringCheck, uploadDataset } from "./fixtures.ts";
+
+const hasPython = (() => {
+  try {
+    findPython();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const lines = (file: string, n: number, skip = 0) =>
+  `${readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .slice(skip, skip + n)
+    .join("\n")}\n`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let fx: TinyFixture;
+
+const boot = (dataDir: string, port: number) =>
+  startServer(
+    {
+      RFT_DATA_DIR: dataDir,
+      PORT: String(port),
+      RFT_BASE_MODEL_DIR: fx.model,
+      RFT_QUEUE_POLL_MS: "50",
+      RFT_HEARTBEAT_TIMEOUT_MS: "60000",
+    },
+    {
+      services: {
+        backend: createLocalBackend({
+          dataDir,
+          env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32", RFT_ENGINE_THREADS: "1" },
+        }),
+        workerOptions: { reaperIntervalMs: 500, log: () => {} },
+      },
+    },
+  );
+
+const hyperparameters = {
+  n_epochs: 1,
+  batch_size: 2,
+  group_size: 4,
+  max_completion_tokens: 5,
+  eval_interval: 2,
+  checkpoint_interval: 2,
+  lora_rank: 4,
+};
+
+describe.skipIf(!hasPython)("a reinforcement job end to end through the openai SDK", () => {
+  let server: TestServer;
+  let dataDir: string;
+  let port: number;
+  let model: string;
+
+  beforeAll(async () => {
+    fx = await tinyFixture();
+    model = basename(fx.model);
+    dataDir = mkdtempSync(join(tmpdir(), "rft-e2e-"));
+    port = await freePort();
+    server = await boot(dataDir, port);
+  }, 600_000);
+  afterAll(async () => server?.stop());
+
+  it("trains, reports live, checkpoints, and hands back an ONNX model that decodes in onnxruntime-node", async () => {
+    const train = await uploadDataset(server, lines(fx.train, 8), "train.jsonl");
+    const valid = await uploadDataset(server, lines(fx.valid, 4), "valid.jsonl");
+    const job = await server.client.fineTuning.jobs.create({
+      model,
+      training_file: train.id,
+      validation_file: valid.id,
+      suffix: "e2e",
+      seed: 7,
+      method: { type: "reinforcement", reinforcement: { grader: stringCheck, hyperparameters } },
+    });
+
+    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
+    const seen = [];
+    for await (const event of rft.streamEvents(job.id)) seen.push(event);
+    const done = await server.client.fineTuning.jobs.retrieve(job.id);
+    expect(done.status, JSON.stringify(seen.filter((e) => e.level !== "info"))).toBe("succeeded");
+    expect(done.fine_tuned_model).toMatch(new RegExp(`^ft:${model}:.+:e2e:`));
+    expect(done.finished_at).toBeGreaterThan(0);
+
+    // The live stream saw every state and one metrics event per step, in order.
+    const statuses = seen.flatMap((e) => (e.type === "message" && e.data?.status ? [e.data.status] : []));
+    expect(statuses).toEqual(expect.arrayContaining(["validating_files", "queued", "running", "succeeded"]));
+    const steps = seen.filter((e) => e.type === "metrics").map((e) => Number(e.data?.step));
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    expect(Math.max(...steps)).toBe(4);
+    const last = seen.filter((e) => e.type === "metrics").at(-1)!;
+    const scores = last.data?.scores as { train_reward_mean?: number } | undefined;
+    expect(typeof scores?.train_reward_mean).toBe("number");
+
+    // The SDK's paginated listing holds the same events, newest first.
+    const listed = [];
+    for await (const e of server.client.fineTuning.jobs.listEvents(job.id, { limit: 5 })) listed.push(e.id);
+    expect(new Set(listed)).toEqual(new Set(seen.map((e) => e.id)));
+
+    const ckpts = (await server.client.fineTuning.jobs.checkpoints.list(job.id)).data;
+    expect(ckpts.map((c) => c.step_number)).toEqual([4, 2]);
+    expect(ckpts[0]!.fine_tuned_model_checkpoint).toMatch(/:ckpt-step-4$/);
+
+    const files = await rft.checkpointFiles(ckpts[0]!.id);
+    const names = files.map((f) => f.name);
+    expect(names).toEqual(
+      expect.arrayContaining(["merged/config.json", "merged/model.safetensors", "adapter/adapter_model.safetensors"]),
+    );
+    expect(names.some((n) => n.startsWith("onnx/") && n.endsWith("model.onnx"))).toBe(true);
+
+    const out = mkdtempSync(join(tmpdir(), "rft-e2e-ckpt-"));
+    await rft.downloadCheckpoint(ckpts[0]!.id, out, { only: /^onnx\// });
+    const { session, config } = await loadOnnxDecoder(join(out, "onnx"));
+    const tokenizer = JSON.parse(readFileSync(join(out, "onnx", "tokenizer.json"), "utf8")) as {
+      model: { vocab: Record<string, number> };
+    };
+    const vocab = tokenizer.model.vocab;
+    const prompt = ["4", "7", "+", "3", "8"].map((t) => vocab[t]).filter((id): id is number => id !== undefined);
+    const ids = await greedyDecode(session, config, prompt, 4);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.every((id) => id >= 0 && id < config.vocab_size)).toBe(true);
+
+    // The fine-tuned model is listed and a new job can start from it (SFT or RL on top of RL).
+    const models = (await server.client.models.list()).data.map((m) => m.id);
+    expect(models).toContain(done.fine_tuned_model);
+    const next = await server.client.fineTuning.jobs.create({
+      model: done.fine_tuned_model!,
+      training_file: train.id,
+      method: {
+        type: "reinforcement",
+        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 10 } },
+      },
+    });
+    for await (const _ of rft.streamEvents(next.id)) {
+      // wait for the end
+    }
+    const second = await server.client.fineTuning.jobs.retrieve(next.id);
+    expect(second.status).toBe("succeeded");
+  }, 600_000);
+
+  it("survives an API restart in the middle of a job", async () => {
+    const train = await uploadDataset(server, lines(fx.train, 12, 20), "train2.jsonl");
+    const job = await server.client.fineTuning.jobs.create({
+      model,
+      training_file: train.id,
+      method: {
+        type: "reinforcement",
+        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
+      },
+    });
+    // Wait for the first step's metrics, then stop the API (its runner keeps going and retries its calls).
+    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
+    for await (const e of rft.streamEvents(job.id)) if (e.type === "metrics") break;
+    await server.stop();
+    server = await boot(dataDir, port);
+
+    for await (const _ of new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey }).streamEvents(job.id)) {
+      // until the job ends
+    }
+    const done = await server.client.fineTuning.jobs.retrieve(job.id);
+    expect(done.status).toBe("succeeded");
+    const steps = [];
+    for await (const e of server.client.fineTuning.jobs.listEvents(job.id))
+      if (e.type === "metrics") steps.push((e.data as { step?: number } | null)?.step);
+    expect(steps.sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 4, 5, 6]);
+  }, 600_000);
+});
