@@ -30,6 +30,9 @@ const { values: a } = parseArgs({
   },
 });
 
+// Both sides get the same torch thread count (1 unless set: measured fastest for this model here).
+const THREADS = process.env.RFT_ENGINE_THREADS ?? "1";
+
 class StepTimes extends FolderRunnerIO {
   readonly times: number[] = [];
   override async metrics(step: StepMetrics): Promise<void> {
@@ -70,7 +73,7 @@ async function ours(fx: ReturnType<typeof ensureTinyModel>, steps: number, batch
   // Stop after `steps` steps: cancel at the heartbeat before the next one.
   const heartbeat = io.heartbeat.bind(io);
   io.heartbeat = async (p) => (p.step >= steps ? "cancel" : heartbeat(p));
-  const result = await runJob(spec, { io });
+  const result = await runJob(spec, { io, engine: { env: { RFT_ENGINE_THREADS: THREADS } } });
   if (result.status === "failed") throw new Error(`our run failed: ${result.error}`);
   const seconds = io.times.reduce((s, t) => s + t, 0);
   return (io.times.length * batch * n) / seconds;
@@ -85,7 +88,12 @@ function trl(fx: ReturnType<typeof ensureTinyModel>, steps: number, batch: numbe
       ...["--steps", String(steps), "--batch", String(batch), "--n", String(n)],
       ...["--max-tokens", a["max-tokens"], "--lr", a.lr],
     ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 },
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 << 20,
+      env: { ...process.env, RFT_ENGINE_THREADS: THREADS },
+    },
   );
   const last = stdout.trim().split("\n").at(-1)!;
   return (JSON.parse(last) as { samples_per_s: number }).samples_per_s;
