@@ -87,3 +87,21 @@ export async function saveCheckpoint(
   const stateBytes = (await stat(path.join(final, STATE_FILE))).size;
   return { path: final, files: [...saved.files, { name: STATE_FILE, bytes: stateBytes }] };
 }
+
+/** Deletes all but the newest `keep` complete checkpoints (older first); returns the steps removed. */
+export async function pruneCheckpoints(outputDir: string, keep: number): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(checkpointsDir(outputDir));
+  } catch {
+    return [];
+  }
+  const steps = names
+    .map((n) => /^step-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+  const removed = steps.slice(keep);
+  for (const step of removed) await rm(checkpointPath(outputDir, step), { recursive: true, force: true });
+  return removed;
+}

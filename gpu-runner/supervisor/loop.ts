@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { GraderContext } from "../../graders/index.ts";
-import { checkpointPath, findLatestCheckpoint, type SupervisorState, saveCheckpoint } from "./checkpoints.ts";
+import {
+  checkpointPath,
+  findLatestCheckpoint,
+  pruneCheckpoints,
+  type SupervisorState,
+  saveCheckpoint,
+} from "./checkpoints.ts";
 import { BatchSource, batchPlan, indexJsonl, type LineIndex, readLines } from "./data.ts";
 import { EngineClient, type EngineClientOptions, EngineOpError } from "./engine-client.ts";
 import type { InitResult } from "./engine-schemas.ts";
@@ -59,6 +65,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
   } catch (err) {
     return { status: "failed", step, totalSteps, error: errorMessage(err) };
   }
+  let stopBeating = () => {};
   try {
     const hp = spec.method.hyperparameters;
     const trainIndex = await indexJsonl(spec.training_file);
@@ -159,6 +166,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
       }
 
       const next = step + 1;
+      stopBeating = heartbeatDuring(io, spec.runtime.heartbeat_interval_ms, () => ({ step, totalSteps }));
       const batch = await source.batch(next);
       const t0 = performance.now();
       const outcome = await runStep(engine, spec, rewardFn, batch.items, batch.lineNumbers, next);
@@ -245,7 +253,10 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
         });
         await io.checkpoint({ step, path: saved.path, files: saved.files, metrics });
         await io.emit([{ level: "info", message: `step ${step}: checkpoint saved to ${saved.path}` }]);
+        const keep = spec.runtime.keep_checkpoints;
+        if (keep !== null) await pruneCheckpoints(spec.output_dir, keep);
       }
+      stopBeating();
     }
 
     await io.emit([
@@ -257,6 +268,7 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
     await io.finish("succeeded");
     return { status: "succeeded", step, totalSteps };
   } catch (err) {
+    stopBeating();
     const message = errorMessage(err);
     try {
       await io.emit([{ level: "error", message }]);
@@ -282,6 +294,29 @@ function runStep(
   const hp = spec.method.hyperparameters;
   if (spec.method.type === "supervised") return supervisedStep(engine, items, lineNumbers, hp, spec.training_file);
   return reinforcementStep(engine, rewardFn!, items, lineNumbers, step, hp, spec.runtime, spec.training_file);
+}
+
+/**
+ * Proof of life while a step (sampling, grading, training, evaluation, saving) runs: heartbeats on a timer,
+ * one at a time. Its answer is not acted on here: pause and cancel are read again between steps.
+ */
+function heartbeatDuring(
+  io: RunnerIO,
+  intervalMs: number,
+  progress: () => { step: number; totalSteps: number },
+): () => void {
+  let inFlight = false;
+  const timer = setInterval(() => {
+    if (inFlight) return;
+    inFlight = true;
+    io.heartbeat({ ...progress(), status: "running" })
+      .catch(() => {})
+      .finally(() => {
+        inFlight = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Heartbeats until the answer is not 'pause'; reports the pause and the resumption as events. */

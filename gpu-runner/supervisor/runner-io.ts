@@ -90,6 +90,7 @@ export class FolderRunnerIO implements RunnerIO {
   readonly controlFile: string;
   private lastStep = 0;
   private totalSteps = 0;
+  private finished = false;
 
   constructor(
     readonly dir: string,
@@ -133,7 +134,8 @@ export class FolderRunnerIO implements RunnerIO {
   }): Promise<ControlAction> {
     this.lastStep = progress.step;
     this.totalSteps = progress.totalSteps;
-    await this.writeStatus(progress.status);
+    // A late heartbeat must not turn a final status back into "running".
+    if (!this.finished) await this.writeStatus(progress.status);
     let text: string;
     try {
       text = await readFile(this.controlFile, "utf8");
@@ -158,6 +160,7 @@ export class FolderRunnerIO implements RunnerIO {
   }
 
   async finish(status: FinalStatus, error?: string): Promise<void> {
+    this.finished = true;
     await this.writeStatus(status, error);
   }
 

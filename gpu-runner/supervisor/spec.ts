@@ -81,6 +81,10 @@ export const RuntimeSpec = z.object({
    * from the first step; the final evaluation and checkpoint come after it). null: no limit.
    */
   max_duration_s: z.number().positive().nullable().default(null),
+  /** Heartbeat this often during a step too, so a long step is not mistaken for a dead runner. */
+  heartbeat_interval_ms: z.number().int().positive().default(30_000),
+  /** Keep only the newest N checkpoints on local disk (they are large); null keeps all. */
+  keep_checkpoints: z.number().int().positive().nullable().default(3),
   /** Also write merged weights with every checkpoint (needed to start a new run from it). */
   save_merged: z.boolean().default(true),
 });

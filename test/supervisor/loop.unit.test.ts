@@ -199,4 +199,28 @@ describe("the loop's control flow (scripted engine)", () => {
     expect(messages(out).some((m) => /stopping after step \d+ of 200: the time limit/.test(m))).toBe(true);
     expect(readJsonl(path.join(out, "checkpoints.jsonl")).map((c) => c.step)).toEqual([result.step]);
   });
+
+  it("keeps only the newest checkpoints, and heartbeats during a long step", async () => {
+    const { spec, out, io } = await setup({ checkpoint_interval: 1 });
+    spec.runtime.keep_checkpoints = 2;
+    spec.runtime.heartbeat_interval_ms = 5;
+    const slow = new ScriptedEngine(rightOnEvenJ);
+    const fb = slow.forwardBackward.bind(slow);
+    slow.forwardBackward = async (a) => {
+      await new Promise((r) => setTimeout(r, 40));
+      return fb(a);
+    };
+    let beats = 0;
+    const heartbeat = io.heartbeat.bind(io);
+    io.heartbeat = (p) => {
+      beats++;
+      return heartbeat(p);
+    };
+    const result = await runJob(spec, { io, startEngine: async () => slow });
+    expect(result.status).toBe("succeeded");
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(path.join(out, "checkpoints")).sort()).toEqual(["step-3", "step-4"]);
+    expect(beats).toBeGreaterThan(4 + 4); // one per step boundary, and more during the slow steps
+    expect(readJson(path.join(out, "status.json"))).toMatchObject({ status: "succeeded" });
+  });
 });
