@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -218,7 +219,6 @@ describe("the loop's control flow (scripted engine)", () => {
     };
     const result = await runJob(spec, { io, startEngine: async () => slow });
     expect(result.status).toBe("succeeded");
-    const { readdirSync } = await import("node:fs");
     expect(readdirSync(path.join(out, "checkpoints")).sort()).toEqual(["step-3", "step-4"]);
     expect(beats).toBeGreaterThan(4 + 4); // one per step boundary, and more during the slow steps
     expect(readJson(path.join(out, "status.json"))).toMatchObject({ status: "succeeded" });
