@@ -73,6 +73,11 @@ class ScriptedEngine implements EngineHandle {
     await writeFile(path.join(args.path, "trainer_state.pt"), "x");
     return { path: args.path, files: [{ name: "trainer_state.pt", bytes: 1 }] };
   }
+  async exportOnnx(args: { path: string }) {
+    await mkdir(args.path, { recursive: true });
+    await writeFile(path.join(args.path, "model.onnx"), "x");
+    return { path: args.path, files: [{ name: "model.onnx", bytes: 1 }] };
+  }
   async shutdown() {}
 }
 
