@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { EngineClient } from "./engine-client.ts";
 
-type Saver = Pick<EngineClient, "save">;
+type Saver = Pick<EngineClient, "save" | "exportOnnx">;
 
 import { writeFileAtomic } from "./runner-io.ts";
 
@@ -68,24 +68,29 @@ export async function findLatestCheckpoint(
   return undefined;
 }
 
-/** Saves a checkpoint atomically; returns its folder and files (sizes included). */
+/**
+ * Saves a checkpoint atomically; returns its folder and files (sizes included). With `onnx`, the folder also gets
+ * `onnx/`: the merged model exported with a KV cache (decodes in onnxruntime-node like PyTorch).
+ */
 export async function saveCheckpoint(
   engine: Saver,
   outputDir: string,
   state: SupervisorState,
-  options: { merged: boolean },
+  options: { merged: boolean; onnx?: boolean },
 ): Promise<{ path: string; files: { name: string; bytes: number }[] }> {
   const final = checkpointPath(outputDir, state.step);
   const partial = `${final}.partial`;
   await mkdir(checkpointsDir(outputDir), { recursive: true });
   await rm(partial, { recursive: true, force: true });
   const saved = await engine.save({ path: partial, merged: options.merged, include_optimizer: true });
+  const exported = options.onnx ? await engine.exportOnnx({ path: path.join(partial, "onnx"), opset: 18 }) : null;
+  const onnxFiles = (exported?.files ?? []).map((f) => ({ ...f, name: `onnx/${f.name}` }));
   await writeFileAtomic(path.join(partial, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   // Only reached again for the same step when a run resumed from its very last checkpoint.
   await rm(final, { recursive: true, force: true });
   await rename(partial, final);
   const stateBytes = (await stat(path.join(final, STATE_FILE))).size;
-  return { path: final, files: [...saved.files, { name: STATE_FILE, bytes: stateBytes }] };
+  return { path: final, files: [...saved.files, ...onnxFiles, { name: STATE_FILE, bytes: stateBytes }] };
 }
 
 /** Deletes all but the newest `keep` complete checkpoints (older first); returns the steps removed. */

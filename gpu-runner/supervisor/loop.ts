@@ -24,7 +24,7 @@ import {
 } from "./steps.ts";
 
 /** What the loop needs of an engine: EngineClient, or a scripted stand-in in unit tests. */
-export type EngineHandle = Engine & Pick<EngineClient, "init" | "shutdown" | "pid">;
+export type EngineHandle = Engine & Pick<EngineClient, "init" | "shutdown" | "pid" | "exportOnnx">;
 
 export type RunResult = { status: FinalStatus; step: number; totalSteps: number; error?: string };
 
@@ -248,8 +248,10 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
           consecutive_nan_steps: consecutiveNan,
           saved_at: Math.floor(Date.now() / 1000),
         };
+        const onnx = spec.runtime.export_onnx === "every" || (spec.runtime.export_onnx === "final" && last);
         const saved = await saveCheckpoint(engine, spec.output_dir, state, {
           merged: spec.runtime.save_merged || last,
+          onnx,
         });
         await io.checkpoint({ step, path: saved.path, files: saved.files, metrics });
         await io.emit([{ level: "info", message: `step ${step}: checkpoint saved to ${saved.path}` }]);

@@ -152,9 +152,12 @@ async function prepare(
   return runSpec;
 }
 
-/** Runtime settings an operator may set on the runner's machine (`RFT_DEVICE=cuda`, `RFT_DTYPE=bfloat16`). */
+/**
+ * Runtime settings an operator may set on the runner's machine (`RFT_DEVICE=cuda`, `RFT_DTYPE=bfloat16`). A job's
+ * final checkpoint carries an ONNX export unless `RFT_EXPORT_ONNX` says `never` (or `every`).
+ */
 function runtimeFromEnv(): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = { export_onnx: process.env.RFT_EXPORT_ONNX ?? "final" };
   if (process.env.RFT_DEVICE) out.device = process.env.RFT_DEVICE;
   if (process.env.RFT_DTYPE) out.dtype = process.env.RFT_DTYPE;
   return out;

@@ -87,6 +87,11 @@ export const RuntimeSpec = z.object({
   keep_checkpoints: z.number().int().positive().nullable().default(3),
   /** Also write merged weights with every checkpoint (needed to start a new run from it). */
   save_merged: z.boolean().default(true),
+  /**
+   * Export the model to ONNX (with a KV cache) at the final checkpoint, at every checkpoint, or never. Folder mode
+   * defaults to never (an export costs ~20 s of CPU even for a tiny model); platform runs ask for `final`.
+   */
+  export_onnx: z.enum(["final", "every", "never"]).default("never"),
 });
 export type RuntimeSpec = z.infer<typeof RuntimeSpec>;
 
