@@ -167,6 +167,42 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
     expect(second.status).toBe("succeeded");
   }, 600_000);
 
+  it("cancel reaches a running runner: the job ends cancelled, at most the step in flight reports after it, the run ends", async () => {
+    const train = await uploadDataset(server, lines(fx.train, 40, 40), "train3.jsonl");
+    const job = await server.client.fineTuning.jobs.create({
+      model,
+      training_file: train.id,
+      method: {
+        type: "reinforcement",
+        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
+      },
+    });
+    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
+    for await (const e of rft.streamEvents(job.id)) if (e.type === "metrics") break;
+    const metricsCount = async () => {
+      let n = 0;
+      for await (const e of server.client.fineTuning.jobs.listEvents(job.id)) if (e.type === "metrics") n++;
+      return n;
+    };
+    const cancelled = await server.client.fineTuning.jobs.cancel(job.id);
+    expect(cancelled.status).toBe("cancelled");
+    const cancelledAt = Date.now();
+    const atCancel = await metricsCount();
+    // The runner learns it from its next heartbeat and stops; its run is ended.
+    const { runs } = await import("../../db/schema/index.ts");
+    const { eq } = await import("drizzle-orm");
+    for (;;) {
+      const rows = await server.runtime.deps.db.select().from(runs).where(eq(runs.jobId, job.id));
+      if (rows.every((r) => r.status === "ended")) break;
+      expect(Date.now() - cancelledAt).toBeLessThan(60_000);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // At most the step that was in flight when the cancel landed reports after it (20 steps were planned).
+    expect((await metricsCount()) - atCancel).toBeLessThanOrEqual(1);
+    expect(await metricsCount()).toBeLessThan(20);
+    expect((await server.client.fineTuning.jobs.retrieve(job.id)).status).toBe("cancelled");
+  }, 600_000);
+
   it("survives an API restart in the middle of a job", async () => {
     const train = await uploadDataset(server, lines(fx.train, 12, 20), "train2.jsonl");
     const job = await server.client.fineTuning.jobs.create({
