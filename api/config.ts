@@ -49,6 +49,9 @@ export const EnvSchema = z
     S3_ACCESS_KEY_ID: z.string().optional(),
     S3_SECRET_ACCESS_KEY: z.string().optional(),
     S3_FORCE_PATH_STYLE: bool,
+    /** Multipart part size and parts in flight per streamed put: memory per upload ≈ size × (queue + 1). */
+    S3_PART_SIZE_MB: z.coerce.number().int().min(5).max(5120).default(8),
+    S3_QUEUE_SIZE: z.coerce.number().int().min(1).max(64).default(2),
   })
   .superRefine((env, ctx) => {
     if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {

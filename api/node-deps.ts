@@ -26,6 +26,8 @@ export async function buildNodeDeps(env: Env): Promise<NodeRuntime> {
           accessKeyId: env.S3_ACCESS_KEY_ID ?? "",
           secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? "",
           forcePathStyle: env.S3_FORCE_PATH_STYLE ?? Boolean(env.S3_ENDPOINT),
+          partSizeBytes: env.S3_PART_SIZE_MB * 1024 * 1024,
+          queueSize: env.S3_QUEUE_SIZE,
           ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
         }
       : { kind: "local", dir: join(dataDir, "objects") },
