@@ -91,6 +91,22 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
   }, 600_000);
   afterAll(async () => server?.stop());
 
+  /** Uploads `n` training lines (from `skip`) and starts an RL job that evaluates only at its end; waits for step 1. */
+  async function jobAtFirstStep(n: number, skip: number, name: string) {
+    const train = await uploadDataset(server, lines(fx.train, n, skip), name);
+    const job = await server.client.fineTuning.jobs.create({
+      model,
+      training_file: train.id,
+      method: {
+        type: "reinforcement",
+        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
+      },
+    });
+    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
+    for await (const e of rft.streamEvents(job.id)) if (e.type === "metrics") break;
+    return job;
+  }
+
   it("trains, reports live, checkpoints, and hands back an ONNX model that decodes in onnxruntime-node", async () => {
     const train = await uploadDataset(server, lines(fx.train, 8), "train.jsonl");
     const valid = await uploadDataset(server, lines(fx.valid, 4), "valid.jsonl");
@@ -168,17 +184,7 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
   }, 600_000);
 
   it("cancel reaches a running runner: the job ends cancelled, at most the step in flight reports after it, the run ends", async () => {
-    const train = await uploadDataset(server, lines(fx.train, 40, 40), "train3.jsonl");
-    const job = await server.client.fineTuning.jobs.create({
-      model,
-      training_file: train.id,
-      method: {
-        type: "reinforcement",
-        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
-      },
-    });
-    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
-    for await (const e of rft.streamEvents(job.id)) if (e.type === "metrics") break;
+    const job = await jobAtFirstStep(40, 40, "train3.jsonl");
     const metricsCount = async () => {
       let n = 0;
       for await (const e of server.client.fineTuning.jobs.listEvents(job.id)) if (e.type === "metrics") n++;
@@ -204,18 +210,8 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
   }, 600_000);
 
   it("survives an API restart in the middle of a job", async () => {
-    const train = await uploadDataset(server, lines(fx.train, 12, 20), "train2.jsonl");
-    const job = await server.client.fineTuning.jobs.create({
-      model,
-      training_file: train.id,
-      method: {
-        type: "reinforcement",
-        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
-      },
-    });
-    // Wait for the first step's metrics, then stop the API (its runner keeps going and retries its calls).
-    const rft = new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey });
-    for await (const e of rft.streamEvents(job.id)) if (e.type === "metrics") break;
+    // At the first step's metrics, stop the API (its runner keeps going and retries its calls), then start it again.
+    const job = await jobAtFirstStep(12, 20, "train2.jsonl");
     await server.stop();
     server = await boot(dataDir, port);
 
