@@ -254,7 +254,7 @@ export async function pauseJob(deps: AppDeps, projectId: string, jobId: string):
     jobId,
     "paused",
     {
-      message: "Job paused by the user; training stops after a checkpoint at the end of the current step",
+      message: "Job paused by the user; training stops at the end of the current step and waits for resume",
     },
     { from: ["queued", "running"] },
   );
