@@ -256,6 +256,12 @@ export interface HttpRunnerIOOptions {
    * they are safe in the store and the loop resumes only from the newest. Keeps a long run's scratch disk bounded.
    */
   pruneOlderLocalCheckpoints?: boolean;
+  /**
+   * The loop heartbeats after every step; a step that ends within this long of the last answered heartbeat reuses
+   * its `continue` instead of waiting on the network (events and metrics still go out on the flush timer). Cancel
+   * and pause then land within this gap plus one step. Default 1 s.
+   */
+  minHeartbeatGapMs?: number;
 }
 
 export class HttpRunnerIO implements RunnerIO {
@@ -271,6 +277,8 @@ export class HttpRunnerIO implements RunnerIO {
   private superseded = false;
   private readonly flushMs: number;
   private readonly maxBatch: number;
+  private lastAction: ControlAction = "continue";
+  private lastHeartbeatAt = 0;
 
   constructor(
     readonly client: RunnerClient,
@@ -317,6 +325,14 @@ export class HttpRunnerIO implements RunnerIO {
     this.step = progress.step;
     this.totalSteps = progress.totalSteps;
     this.status = progress.status;
+    const gap = this.options.minHeartbeatGapMs ?? 1_000;
+    if (
+      progress.status === "running" &&
+      this.lastAction === "continue" &&
+      performance.now() - this.lastHeartbeatAt < gap
+    ) {
+      return "continue";
+    }
     await this.flush();
     return this.sendHeartbeat();
   }
@@ -442,6 +458,8 @@ export class HttpRunnerIO implements RunnerIO {
       total_steps: this.totalSteps,
       status: this.status,
     });
+    this.lastAction = answer.action;
+    this.lastHeartbeatAt = performance.now();
     return answer.action;
   }
 

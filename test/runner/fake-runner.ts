@@ -56,6 +56,8 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<FakeRun
   const io = new HttpRunnerIO(client, {
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? spec.heartbeat_interval_ms,
     flushMs: 50,
+    // Its steps take no time: ask the API after every step, so the control tests can name the exact step.
+    minHeartbeatGapMs: 0,
   });
   io.startKeepalive(spec.resume?.step ?? 0);
 
