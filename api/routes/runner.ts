@@ -164,14 +164,7 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
 
       const exp = nowS() + ttl;
       const base = baseUrl(c.req.url);
-      const last = (
-        await deps.db
-          .select()
-          .from(checkpoints)
-          .where(eq(checkpoints.jobId, job.id))
-          .orderBy(desc(checkpoints.stepNumber))
-          .limit(1)
-      )[0];
+      const last = await latestCheckpoint(deps, job.id);
       const model = await resolveModel(deps, job.projectId, job.model);
       if (!model)
         throw new ApiError(409, `The model '${job.model}' has no files in the object store.`, {
@@ -513,20 +506,24 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
   return root;
 }
 
+/** The job's newest registered checkpoint: the resume point, and the model a successful run leaves. */
+async function latestCheckpoint(deps: AppDeps, jobId: string) {
+  const rows = await deps.db
+    .select()
+    .from(checkpoints)
+    .where(eq(checkpoints.jobId, jobId))
+    .orderBy(desc(checkpoints.stepNumber))
+    .limit(1);
+  return rows[0];
+}
+
 // ---- the final status ---------------------------------------------------------------------------------------------------
 
 async function applyFinalStatus(deps: AppDeps, run: RunRow, job: JobRow, req: z.infer<typeof RunnerStatusRequest>) {
   const data = { run_id: run.id, attempt: run.attempt, ...(req.step !== undefined ? { step: req.step } : {}) };
   switch (req.status) {
     case "succeeded": {
-      const last = (
-        await deps.db
-          .select()
-          .from(checkpoints)
-          .where(eq(checkpoints.jobId, job.id))
-          .orderBy(desc(checkpoints.stepNumber))
-          .limit(1)
-      )[0];
+      const last = await latestCheckpoint(deps, job.id);
       if (!last) {
         const message = "The runner reported success but registered no checkpoint, so there is no model to keep.";
         await transition(
