@@ -1,4 +1,5 @@
 import { setFileValidated } from "../../db/queries/files.ts";
+import { type CompositeRef, openComposite } from "../../storage/composite.ts";
 import type { AppDeps } from "../deps.ts";
 import { datasetStats } from "./ingest-errors.ts";
 import { describeProblems, validateDataset } from "./validate.ts";
@@ -9,11 +10,11 @@ import { describeProblems, validateDataset } from "./validate.ts";
  */
 export async function validateStoredFile(
   deps: Pick<AppDeps, "db" | "store" | "limits">,
-  file: { id: string; objectKey: string },
+  file: CompositeRef & { id: string },
 ): Promise<void> {
   try {
-    const object = await deps.store.get(file.objectKey);
-    if (!object) throw new Error(`object ${file.objectKey} is missing`);
+    const object = await openComposite(deps.store, file);
+    if (!object) throw new Error(`the bytes of ${file.id} are missing`);
     const report = await validateDataset(object.body, { maxLineBytes: deps.limits.maxLineBytes });
     await setFileValidated(deps.db, file.id, {
       status: report.valid ? "processed" : "error",

@@ -1,5 +1,6 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import { findFile, insertFile, listFiles, markFileDeleted } from "../../db/queries/files.ts";
+import { deleteComposite, openComposite } from "../../storage/composite.ts";
 import { type IngestResult, ingest } from "../datasets/ingest.ts";
 import { datasetStats, ingestError, invalidDataset } from "../datasets/ingest-errors.ts";
 import { readMultipart } from "../datasets/multipart.ts";
@@ -207,7 +208,7 @@ export function filesRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const row = await fileOr404(c.get("projectId"), c.req.valid("param").file_id);
-      const object = await store.get(row.objectKey);
+      const object = await openComposite(store, row);
       if (!object) throw new ApiError(500, `The content of ${row.id} is missing from the object store.`);
       return new Response(object.body, {
         status: 200,
@@ -233,7 +234,7 @@ export function filesRoutes(deps: AppDeps) {
       const row = await markFileDeleted(db, c.get("projectId"), fileId);
       if (!row) throw notFound("File", fileId);
       // The row is gone for the API first; an object left by a failed delete is only garbage, never visible.
-      await store.delete(row.objectKey).catch((err) => console.error(`could not delete object of ${fileId}:`, err));
+      await deleteComposite(store, row).catch((err) => console.error(`could not delete the bytes of ${fileId}:`, err));
       return c.json({ id: row.id, object: "file" as const, deleted: true }, 200);
     },
   );

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { checkpoints, files, jobEvents, jobs, models, runs } from "../../db/schema/index.ts";
+import { type CompositeRef, openComposite } from "../../storage/composite.ts";
 import { addJobEvent } from "../../workers/job-events.ts";
 import { metricsEventData, metricsMessage, tokensOf } from "../../workers/runner-metrics.ts";
 import type { AppDeps } from "../deps.ts";
@@ -126,7 +127,10 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
       key: row.objectKey,
       bytes: row.bytes,
       sha256: row.sha256,
-      url: await downloadUrl(base, run, row.objectKey, exp),
+      // A file kept as several part objects has no one object to presign: the runner reads it through this API.
+      url: row.parts?.length
+        ? await signedObjectUrl(base, run, row.objectKey, "GET", exp)
+        : await downloadUrl(base, run, row.objectKey, exp),
     };
   }
 
@@ -481,8 +485,8 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
   objects.get("/*", async (c) => {
     const { url, key } = objectKey(c.req.url);
     await verifySignedUrl(url, key, "GET", c.get("run"));
-    await assertInScope(deps, c.get("job"), key, "GET");
-    const obj = await deps.store.get(key);
+    const file = await assertInScope(deps, c.get("job"), key, "GET");
+    const obj = file ? await openComposite(deps.store, file) : await deps.store.get(key);
     if (!obj) throw new ApiError(404, `No such object: ${key}`, { code: "not_found" });
     return new Response(obj.body, {
       headers: { "content-type": "application/octet-stream", "content-length": String(obj.bytes) },
@@ -684,14 +688,20 @@ async function verifySignedUrl(url: URL, key: string, method: "GET" | "PUT", run
   if (!timingSafeEqual(want, sig)) throw bad();
 }
 
-async function assertInScope(deps: AppDeps, job: JobRow, key: string, method: "GET" | "PUT"): Promise<void> {
+/** Throws unless the run may touch `key`; for one of the job's files, returns where its bytes are. */
+async function assertInScope(
+  deps: AppDeps,
+  job: JobRow,
+  key: string,
+  method: "GET" | "PUT",
+): Promise<CompositeRef | null> {
   const own = `checkpoints/${job.projectId}/${job.id}/`;
   if (method === "PUT") {
-    if (key.startsWith(`${own}step-`)) return;
+    if (key.startsWith(`${own}step-`)) return null;
   } else {
-    if (key.startsWith(own)) return;
+    if (key.startsWith(own)) return null;
     const fileRows = await deps.db
-      .select({ key: files.objectKey })
+      .select({ objectKey: files.objectKey, bytes: files.bytes, parts: files.parts })
       .from(files)
       .where(
         and(
@@ -699,10 +709,11 @@ async function assertInScope(deps: AppDeps, job: JobRow, key: string, method: "G
           sql`${files.id} IN (${job.trainingFile}, ${job.validationFile ?? job.trainingFile})`,
         ),
       );
-    if (fileRows.some((r) => r.key === key)) return;
+    const file = fileRows.find((r) => r.objectKey === key);
+    if (file) return file;
     const model = await findModel(deps.db, job.projectId, job.model);
     const prefix = model?.objectPrefix?.replace(/\/+$/, "");
-    if (prefix && key.startsWith(`${prefix}/`)) return;
+    if (prefix && key.startsWith(`${prefix}/`)) return null;
   }
   throw new ApiError(403, "This run may not access that object.", { code: "out_of_scope" });
 }

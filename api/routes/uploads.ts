@@ -4,9 +4,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { FileRow, NewFileRow } from "../../db/queries/files.ts";
 import {
   claimUpload,
+  countParts,
   deleteParts,
   findUpload,
   finishUpload,
+  forgetParts,
   insertPart,
   insertUpload,
   isUploadOpen,
@@ -17,6 +19,7 @@ import {
   releaseUpload,
   type UploadRow,
 } from "../../db/queries/uploads.ts";
+import { type ObjectPart, readConcatenated } from "../../storage/composite.ts";
 import type { ObjectStore } from "../../storage/port.ts";
 import { type IngestResult, ingest } from "../datasets/ingest.ts";
 import { ingestError } from "../datasets/ingest-errors.ts";
@@ -67,12 +70,10 @@ function notOpen(row: UploadRow, action: string): ApiError {
   );
 }
 
-/** Hex md5 of a stored object, read as a stream (md5 is not in Web Crypto). */
-async function md5Of(store: ObjectStore, key: string): Promise<string> {
-  const object = await store.get(key);
-  if (!object) throw new Error(`object ${key} is missing`);
+/** Hex md5 of the parts' concatenation, read as a stream (md5 is not in Web Crypto). */
+async function md5Of(store: ObjectStore, parts: ObjectPart[]): Promise<string> {
   const hash = md5.create();
-  const reader = object.body.getReader();
+  const reader = readConcatenated(store, parts).body.getReader();
   for (let read = await reader.read(); !read.done; read = await reader.read()) hash.update(read.value);
   return bytesToHex(hash.digest());
 }
@@ -91,9 +92,13 @@ function pickParts(upload: UploadRow, partIds: string[], parts: PartRow[]): Part
   });
 }
 
+/** At most this many parts per upload (S3's own limit), so a file's list of part objects stays small. */
+const MAX_PARTS = 10_000;
+
 /**
- * Uploads: a large file sent in parts (in parallel if the client likes), assembled in the store on complete
- * without passing through this process where the store can compose, then validated in the background.
+ * Uploads: a large file sent in parts (in parallel if the client likes). Complete copies nothing: the file is the
+ * listed part objects, in order (`files.parts`, read through `storage/composite.ts`), so completing a 1 GB upload
+ * costs one database write on any store. A `fine-tune` file is then validated in the background.
  */
 export function uploadsRoutes(deps: AppDeps) {
   const app = newRouter();
@@ -155,6 +160,9 @@ export function uploadsRoutes(deps: AppDeps) {
       // (`c.req.valid` is untyped here: the multipart body has no zod schema, so that it is never buffered.)
       const upload = await uploadOr404(projectId, c.req.param("upload_id"));
       if (!(await isUploadOpen(db, upload.id, nowSeconds()))) throw notOpen(upload, "no parts can be added");
+      if ((await countParts(db, upload.id)) >= MAX_PARTS) {
+        throw badRequest(`An upload can have at most ${MAX_PARTS} parts.`, "data", "too_many_parts");
+      }
       const partId = newId(ID_PREFIX.part);
       const key = partKey(projectId, upload.id, partId);
       let result: IngestResult | null = null;
@@ -232,14 +240,12 @@ export function uploadsRoutes(deps: AppDeps) {
       if (!(await claimUpload(db, upload.id, fileId, now))) {
         throw notOpen((await findUpload(db, projectId, upload.id)) ?? upload, "it cannot be completed");
       }
-      const key = fileKey(projectId, fileId);
+      // One part is the file's object as it is; several are kept as a list of part objects.
+      const objects: ObjectPart[] = parts.map((p) => ({ key: p.objectKey, bytes: p.bytes }));
+      const single = objects.length === 1 ? (objects[0] as ObjectPart) : null;
       let file: NewFileRow & { createdAt: number };
       try {
-        const composed = await store.compose(
-          key,
-          parts.map((p) => p.objectKey),
-        );
-        if (body.md5 && (await md5Of(store, key)) !== body.md5.toLowerCase()) {
+        if (body.md5 && (await md5Of(store, objects)) !== body.md5.toLowerCase()) {
           throw badRequest("The md5 of the assembled parts does not match 'md5'.", "md5", "md5_mismatch");
         }
         const createdAt = nowSeconds();
@@ -249,22 +255,33 @@ export function uploadsRoutes(deps: AppDeps) {
           projectId,
           filename: upload.filename,
           purpose: upload.purpose,
-          bytes: composed.bytes,
-          objectKey: key,
+          bytes: total,
+          objectKey: single ? single.key : fileKey(projectId, fileId),
+          parts: single ? null : objects,
           status: dataset ? "uploaded" : "processed",
           createdAt,
           expiresAt: upload.fileExpiresAfter ? createdAt + upload.fileExpiresAfter : null,
         };
         await finishUpload(db, upload.id, file);
       } catch (err) {
-        await store.delete(key).catch(() => {});
         await releaseUpload(db, upload.id, fileId);
         throw err;
       }
-      await deleteParts(deps, await listParts(db, upload.id));
-      if (file.status === "uploaded") deps.background(validateStoredFile(deps, { id: fileId, objectKey: key }));
+      // The listed parts' objects now belong to the file; parts sent but not listed are deleted.
+      const listed = new Set(parts.map((p) => p.id));
+      await deleteParts(
+        deps,
+        (await listParts(db, upload.id)).filter((p) => !listed.has(p.id)),
+      );
+      await forgetParts(db, [...listed]);
+      if (file.status === "uploaded") {
+        deps.background(
+          validateStoredFile(deps, { id: fileId, objectKey: file.objectKey, bytes: total, parts: file.parts }),
+        );
+      }
       const fileRow: FileRow = {
         ...file,
+        parts: file.parts ?? null,
         sha256: null,
         statusDetails: null,
         stats: null,

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { deleteComposite } from "../../storage/composite.ts";
 import type { Db } from "../client.ts";
 import { files } from "../schema/files.ts";
 
@@ -98,7 +99,7 @@ export async function expireFiles(
   const seconds = Math.floor(now.getTime() / 1000);
   const rows = await listExpiredFiles(deps.db, seconds);
   for (const row of rows) {
-    await deps.store.delete(row.objectKey);
+    await deleteComposite(deps.store, row);
     await deps.db.update(files).set({ deletedAt: seconds }).where(eq(files.id, row.id));
   }
   return rows.length;

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, lte } from "drizzle-orm";
 import type { ObjectStore } from "../../storage/port.ts";
 import type { Db } from "../client.ts";
 import { files } from "../schema/files.ts";
@@ -45,6 +45,19 @@ export async function insertPart(db: Db, row: typeof uploadParts.$inferInsert): 
 
 export async function listParts(db: Db, uploadId: string): Promise<PartRow[]> {
   return db.select().from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(asc(uploadParts.id));
+}
+
+export async function countParts(db: Db, uploadId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(uploadParts).where(eq(uploadParts.uploadId, uploadId));
+  return row?.n ?? 0;
+}
+
+/** Deletes part rows whose objects now belong to a file (a completed upload's listed parts); objects stay. */
+export async function forgetParts(db: Db, partIds: string[]): Promise<void> {
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < partIds.length; i += 100) {
+    await db.delete(uploadParts).where(inArray(uploadParts.id, partIds.slice(i, i + 100)));
+  }
 }
 
 /**

@@ -16,6 +16,11 @@ export const files = sqliteTable(
     bytes: integer("bytes").notNull(),
     sha256: text("sha256"),
     objectKey: text("object_key").notNull(),
+    /**
+     * Set when the file's bytes are several objects, in order: an upload's parts, kept as they came so that
+     * completing an upload copies nothing. `objectKey` then names no object. Read through `storage/composite.ts`.
+     */
+    parts: text("parts", { mode: "json" }).$type<{ key: string; bytes: number }[]>(),
     status: text("status", { enum: ["uploaded", "processed", "error"] }).notNull(),
     statusDetails: text("status_details"),
     /** Dataset facts found by validation (line count, format), JSON. */

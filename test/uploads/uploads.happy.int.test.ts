@@ -75,8 +75,37 @@ describe.each(["local", "s3"] as const)("uploads on the %s store", (kind) => {
     expect(file.status).toBe("processed");
     expect(file.status_details).toBeNull();
     expect(await (await server.client.files.content(file.id)).text()).toBe(bytes.toString());
-    // The parts are gone once the file exists.
-    expect(await storeKeys(server, `uploads/${await projectId()}/${upload.id}/`)).toEqual([]);
+    // Complete copied nothing: the file's bytes are its part objects, and deleting the file deletes them.
+    const partsPrefix = `uploads/${await projectId()}/${upload.id}/`;
+    expect(await storeKeys(server, partsPrefix)).toHaveLength(4);
+    expect(await storeKeys(server, `files/${await projectId()}/`)).not.toContain(
+      `files/${await projectId()}/${file.id}`,
+    );
+    await server.client.files.delete(file.id);
+    expect(await storeKeys(server, partsPrefix)).toEqual([]);
+  });
+
+  it("deletes the parts that complete did not list, and keeps the listed ones in the given order", async () => {
+    const bytes = Buffer.from(rftJsonl(300));
+    const pieces = split(bytes, 3);
+    const upload = await server.client.uploads.create({
+      bytes: bytes.length,
+      filename: "train.jsonl",
+      mime_type: "application/jsonl",
+      purpose: "fine-tune",
+    });
+    // Sent out of order, plus one stray part that is not listed.
+    const third = await server.client.uploads.parts.create(upload.id, { data: await toFile(pieces[2] as Buffer) });
+    const stray = await server.client.uploads.parts.create(upload.id, { data: await toFile(Buffer.from("stray")) });
+    const first = await server.client.uploads.parts.create(upload.id, { data: await toFile(pieces[0] as Buffer) });
+    const second = await server.client.uploads.parts.create(upload.id, { data: await toFile(pieces[1] as Buffer) });
+    const done = await server.client.uploads.complete(upload.id, { part_ids: [first.id, second.id, third.id] });
+    const file = await server.client.files.waitForProcessing(done.file?.id as string, { pollInterval: 50 });
+    expect(file.status).toBe("processed");
+    expect(Buffer.from(await (await server.client.files.content(file.id)).arrayBuffer()).equals(bytes)).toBe(true);
+    const keys = await storeKeys(server, `uploads/${await projectId()}/${upload.id}/`);
+    expect(keys).toHaveLength(3);
+    expect(keys.some((k) => k.endsWith(stray.id))).toBe(false);
   });
 
   it("ends in status error, naming the first bad lines, for a bad dataset", async () => {
@@ -130,7 +159,7 @@ describe.each(["local", "s3"] as const)("uploads on the %s store", (kind) => {
         code: "md5_mismatch",
       },
     );
-    // The assembled object of a failed completion is deleted.
+    // A failed completion stores nothing.
     expect(await storeKeys(server, "files/")).toEqual(filesBefore);
     const done = await server.client.uploads.complete(upload.id, { part_ids: partIds });
     expect(done.status).toBe("completed");
