@@ -3,224 +3,329 @@
  *
  * Reference: rapidfuzz 3.14 (OpenAI's graders guide: "Fuzzy string match between input and reference, using
  * `rapidfuzz`", and its python-grader example uses exactly `fuzz.WRatio(..., processor=utils.default_process) / 100`).
- * The scorers below follow rapidfuzz's `fuzz_py.py` (ratio, partial_ratio with its window scan, token_set/sort
- * ratios, partial_token_ratio, WRatio's scaling); `default_process` follows the C++ version rapidfuzz actually
- * calls (underscore is not alphanumeric, simple per-character lowercase). Score cut-offs are left out: they only
- * skip work, WRatio's maximum is the same without them.
+ * The scorers follow rapidfuzz's `fuzz_py.py` and rapidfuzz-cpp's `fuzz_impl.hpp` (ratio, partial_ratio with its
+ * window scan, token_set/sort ratios, partial_token_ratio, WRatio's scaling), including how WRatio hands each scorer
+ * the best score so far as a cut-off: a scorer may skip work that cannot beat it, so WRatio's maximum is unchanged.
+ *
+ * Everything runs on integer buffers reused from call to call (fuzzy-process.ts, fuzzy-indel.ts): no strings, sets
+ * or arrays are built per grading.
  */
-import { RAPIDFUZZ_NOT_ALNUM } from "./fuzzy-unicode.ts";
-import { LcsPattern } from "./lcs.ts";
-import { cmpCodePoint, codePoints } from "./text.ts";
+import { Pattern } from "./fuzzy-indel.ts";
+import { ProcessedText } from "./fuzzy-process.ts";
 
-const ALNUM = /[\p{L}\p{N}]/u;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, control characters included.
-const ASCII = /^[\x00-\x7f]*$/;
-const NON_ALNUM_ASCII = /[^a-z0-9]/g;
-const EDGE_SPACES = /^ +| +$/g;
+/** A space-joined sequence of tokens (ids), built into a reusable buffer. */
+class Joined {
+  ids = new Int32Array(256);
+  len = 0;
+  words = 0;
 
-function rapidfuzzAlnum(cp: number): boolean {
-  if (!ALNUM.test(String.fromCodePoint(cp))) return false;
-  if (cp < 0x870) return true;
-  // Binary search the (few) ranges rapidfuzz's older tables do not know.
-  let lo = 0;
-  let hi = RAPIDFUZZ_NOT_ALNUM.length / 2 - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (cp < RAPIDFUZZ_NOT_ALNUM[mid * 2]!) hi = mid - 1;
-    else if (cp > RAPIDFUZZ_NOT_ALNUM[mid * 2 + 1]!) lo = mid + 1;
-    else return false;
+  reset(): void {
+    this.len = 0;
+    this.words = 0;
   }
-  return true;
+
+  push(src: Int32Array, start: number, end: number): void {
+    const need = this.len + 1 + end - start;
+    if (this.ids.length < need) {
+      const bigger = new Int32Array(Math.max(need, this.ids.length * 2));
+      bigger.set(this.ids.subarray(0, this.len));
+      this.ids = bigger;
+    }
+    if (this.words > 0) this.ids[this.len++] = 0x20;
+    for (let i = start; i < end; i++) this.ids[this.len++] = src[i]!;
+    this.words++;
+  }
 }
 
-const lowerCache = new Map<number, string>();
+const textA = new ProcessedText();
+const textB = new ProcessedText();
+const pattern = new Pattern();
+const reversed = new Pattern();
+const sortedA = new Joined();
+const sortedB = new Joined();
+const diffAB = new Joined();
+const diffBA = new Joined();
+let sectCount = 0;
+let sectLen = 0;
 
-/** rapidfuzz.utils.default_process: non-alphanumerics become spaces, lowercase, trim. */
-export function defaultProcess(text: string): string {
-  // ASCII text: native lowercase and one replace do it (only [a-z0-9] are alphanumeric there).
-  if (ASCII.test(text)) return text.toLowerCase().replace(NON_ALNUM_ASCII, " ").replace(EDGE_SPACES, "");
-  let out = "";
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x80) {
-      out +=
-        (cp >= 0x30 && cp <= 0x39) || (cp >= 0x61 && cp <= 0x7a)
-          ? ch
-          : cp >= 0x41 && cp <= 0x5a
-            ? ch.toLowerCase()
-            : " ";
+// Ids for the LCS masks: code points below 256 are their own id, others are numbered per grading from 256.
+const wideIds = new Map<number, number>();
+let idsA = new Int32Array(256);
+let idsB = new Int32Array(256);
+let alpha = 256;
+
+function toIds(text: ProcessedText, out: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const ids = out.length < text.len ? new Int32Array(text.cps.length) : out;
+  for (let i = 0; i < text.len; i++) {
+    const c = text.cps[i]!;
+    if (c < 256) {
+      ids[i] = c;
       continue;
     }
-    let mapped = lowerCache.get(cp);
-    if (mapped === undefined) {
-      // Simple (one-to-one) lowercase mapping: only U+0130 has a multi-character full mapping among alnums.
-      mapped = rapidfuzzAlnum(cp) ? (cp === 0x130 ? "i" : ch.toLowerCase()) : " ";
-      lowerCache.set(cp, mapped);
+    let id = wideIds.get(c);
+    if (id === undefined) {
+      id = 256 + wideIds.size;
+      wideIds.set(c, id);
     }
-    out += mapped;
+    ids[i] = id;
   }
-  return out.replace(EDGE_SPACES, "");
+  return ids;
 }
 
-/** Indel normalized similarity in [0, 1] of two code-point sequences. */
-function indelSimilarity(a: number[], b: number[]): number {
-  const lensum = a.length + b.length;
-  if (lensum === 0) return 1;
-  const lcs = a.length <= b.length ? new LcsPattern(a).lcs(b) : new LcsPattern(b).lcs(a);
-  return 1 - (lensum - 2 * lcs) / lensum;
+function assignIds(): void {
+  if (!textA.wide && !textB.wide) {
+    alpha = 256;
+    return;
+  }
+  wideIds.clear();
+  idsA = toIds(textA, idsA);
+  idsB = toIds(textB, idsB);
+  alpha = 256 + wideIds.size;
 }
 
-/** fuzz.ratio on code-point sequences, 0..100. */
-function ratioCp(a: number[], b: number[]): number {
-  return indelSimilarity(a, b) * 100;
+/** Smallest LCS whose score can exceed `cutoff`, from the LCS at which the score equals it (rounded down a hair). */
+function minLcsFor(lcsAtCutoff: number): number {
+  return lcsAtCutoff > 0 ? Math.ceil(lcsAtCutoff - 1e-9) : 0;
+}
+
+/** LCS of a[ao, ao+al) and b[bo, bo+bl); exact when it is at least `minLcs`, otherwise some smaller value. */
+function lcsOf(a: Int32Array, ao: number, al: number, b: Int32Array, bo: number, bl: number, minLcs: number): number {
+  if (Math.min(al, bl) < minLcs) return 0;
+  // A common prefix and suffix are part of every longest common subsequence.
+  let prefix = 0;
+  while (prefix < al && prefix < bl && a[ao + prefix] === b[bo + prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < al - prefix && suffix < bl - prefix && a[ao + al - 1 - suffix] === b[bo + bl - 1 - suffix]) suffix++;
+  const common = prefix + suffix;
+  const restA = al - common;
+  const restB = bl - common;
+  if (restA === 0 || restB === 0) return common;
+  const rest = Math.max(0, minLcs - common);
+  if (restA <= restB) {
+    pattern.build(a, ao + prefix, ao + al - suffix, alpha);
+    return common + pattern.lcs(b, bo + prefix, bo + bl - suffix, rest);
+  }
+  pattern.build(b, bo + prefix, bo + bl - suffix, alpha);
+  return common + pattern.lcs(a, ao + prefix, ao + al - suffix, rest);
+}
+
+/** fuzz.ratio (Indel normalized similarity, 0..100); 0 when it cannot exceed `cutoff`. */
+function ratio(a: Int32Array, al: number, b: Int32Array, bl: number, cutoff: number): number {
+  const lensum = al + bl;
+  if (lensum === 0) return 100;
+  const minLcs = minLcsFor((cutoff * lensum) / 200);
+  const lcs = lcsOf(a, 0, al, b, 0, bl, minLcs);
+  if (lcs < minLcs) return 0;
+  return (1 - (lensum - 2 * lcs) / lensum) * 100;
 }
 
 /**
- * The window scan of rapidfuzz's `_partial_ratio_impl` (s1 is the shorter sequence), 0..1: the best Indel similarity
- * of s1 against every prefix of s2 shorter than s1, every window of s2 as long as s1, and every suffix of s2 at most
- * as long as s1. Prefixes and suffixes come from one bit-parallel sweep each; full windows are skipped when a
- * character-count bound on their LCS cannot beat the best so far. Same maximum, far fewer LCS runs.
+ * The window scan of rapidfuzz's `_partial_ratio_impl` (s1 is the shorter sequence), 0..100: the best Indel
+ * similarity of s1 against every prefix of s2 shorter than s1, every window of s2 as long as s1, and every suffix of
+ * s2 at most as long as s1; 0 when none exceeds `cutoff`. Prefixes and suffixes come from one bit-parallel sweep
+ * each; full windows are bisected, skipping spans whose LCS bound cannot beat the best so far (rapidfuzz 3 prunes its
+ * scan the same way).
  */
-function partialRatioImpl(s1: number[], s2: number[]): number {
-  const len1 = s1.length;
-  const len2 = s2.length;
-  const pattern = new LcsPattern(s1);
-  const simOf = (lcs: number, windowLen: number) => {
-    const lensum = len1 + windowLen;
-    return 1 - (lensum - 2 * lcs) / lensum;
-  };
-  let best = 0;
-  const prefixes = pattern.lcsSweep(s2, 0, 1, Math.min(len1 - 1, len2));
-  for (let i = 1; i < len1 && i <= len2; i++) {
-    if (!pattern.has(s2[i - 1]!)) continue;
-    const r = simOf(prefixes[i]!, i);
-    if (r > best) {
-      best = r;
-      if (best === 1) return 1;
+function partialRatioImpl(s1: Int32Array, len1: number, s2: Int32Array, len2: number, cutoff: number): number {
+  pattern.build(s1, 0, len1, alpha);
+  let bar = cutoff / 100; // what a window must beat
+  let found = 0;
+  const simOf = (lcs: number, windowLen: number) => 1 - (len1 + windowLen - 2 * lcs) / (len1 + windowLen);
+  const prefixCount = Math.min(len1 - 1, len2);
+  if (prefixCount > 0) {
+    const prefixes = pattern.sweep(s2, 0, 1, prefixCount);
+    for (let i = 1; i <= prefixCount; i++) {
+      if (!pattern.has(s2[i - 1]!)) continue;
+      const r = simOf(prefixes[i]!, i);
+      if (r > bar) {
+        bar = found = r;
+        if (r === 1) return 100;
+      }
     }
   }
   if (len2 > len1) {
-    // Full windows start at 0..len2-len1-1. Sliding a window by one position changes its LCS by at most one, so
-    // between two evaluated starts a and b no window beats (lcs(a) + lcs(b) + (b - a)) / 2: bisect, and drop any
-    // span that cannot beat the best so far (rapidfuzz 3 prunes its scan the same way).
+    // Full windows start at 0..len2-len1-1. Sliding a window by one changes its LCS by at most one, so between two
+    // evaluated starts a and b no window beats (lcs(a) + lcs(b) + (b - a)) / 2: bisect, and drop any span that
+    // cannot beat the best so far.
     const last = len2 - len1 - 1;
-    const known = new Int32Array(last + 1).fill(-1);
+    const known = windowScratch(last + 1);
     const lcsAt = (i: number) => {
       if (known[i]! < 0) known[i] = pattern.lcs(s2, i, i + len1);
       return known[i]!;
     };
-    const stack: [number, number][] = [[0, last]];
-    while (stack.length > 0) {
-      const [a, b] = stack.pop()!;
-      for (const i of a === b ? [a] : [a, b]) {
-        const r = simOf(lcsAt(i), len1);
-        if (r > best) {
-          best = r;
-          if (best === 1) return 1;
-        }
+    // Depth-first with the left half on top: the stack never holds more than one pair per level (< 64 pairs).
+    const stack = stackScratch;
+    let top = 0;
+    stack[top++] = 0;
+    stack[top++] = last;
+    while (top > 0) {
+      const b = stack[--top]!;
+      const a = stack[--top]!;
+      const lcs = Math.max(lcsAt(a), lcsAt(b));
+      const r = simOf(lcs, len1);
+      if (r > bar) {
+        bar = found = r;
+        if (r === 1) return 100;
       }
       if (b - a < 2) continue;
       const bound = Math.min(len1, Math.floor((lcsAt(a) + lcsAt(b) + (b - a)) / 2));
-      if (simOf(bound, len1) <= best) continue;
+      if (simOf(bound, len1) <= bar) continue;
       const mid = a + ((b - a) >> 1);
-      stack.push([mid, b], [a, mid]);
+      stack[top++] = mid;
+      stack[top++] = b;
+      stack[top++] = a;
+      stack[top++] = mid;
     }
   }
-  const reversed = new LcsPattern([...s1].reverse());
-  const count = Math.min(len1, len2);
-  const suffixes = reversed.lcsSweep(s2, len2 - 1, -1, count);
-  for (let i = Math.max(0, len2 - len1); i < len2; i++) {
+  const suffixCount = Math.min(len1, len2);
+  reversed.build(s1, 0, len1, alpha, true);
+  const suffixes = reversed.sweep(s2, len2 - 1, -1, suffixCount);
+  for (let i = len2 - suffixCount; i < len2; i++) {
     if (!pattern.has(s2[i]!)) continue;
     const r = simOf(suffixes[len2 - i]!, len2 - i);
-    if (r > best) {
-      best = r;
-      if (best === 1) return 1;
+    if (r > bar) {
+      bar = found = r;
+      if (r === 1) return 100;
     }
   }
-  return best;
+  return found * 100;
 }
 
-/** fuzz.partial_ratio on code-point sequences, 0..100. */
-function partialRatioCp(a: number[], b: number[]): number {
-  if (a.length === 0 && b.length === 0) return 100;
-  const [shorter, longer] = a.length <= b.length ? [a, b] : [b, a];
-  let score = partialRatioImpl(shorter, longer) * 100;
-  if (score !== 100 && a.length === b.length) score = Math.max(score, partialRatioImpl(longer, shorter) * 100);
+let windowBuf = new Int32Array(256);
+const stackScratch = new Int32Array(256);
+
+function windowScratch(n: number): Int32Array {
+  if (windowBuf.length < n) windowBuf = new Int32Array(Math.max(n, windowBuf.length * 2));
+  windowBuf.fill(-1, 0, n);
+  return windowBuf;
+}
+
+/** fuzz.partial_ratio, 0..100; 0 when it cannot exceed `cutoff`. */
+function partialRatio(a: Int32Array, al: number, b: Int32Array, bl: number, cutoff: number): number {
+  if (al === 0 || bl === 0) return al === bl ? 100 : 0;
+  let score = al <= bl ? partialRatioImpl(a, al, b, bl, cutoff) : partialRatioImpl(b, bl, a, al, cutoff);
+  if (score !== 100 && al === bl) score = Math.max(score, partialRatioImpl(b, bl, a, al, Math.max(cutoff, score)));
   return score;
 }
 
-const SURROGATE = /[\ud800-\udfff]/;
-
-function sortedJoin(tokens: Iterable<string>): string {
-  const list = [...tokens];
-  // Without surrogates, UTF-16 order is code-point order and the built-in sort is exact (and much faster).
-  return list.some((t) => SURROGATE.test(t)) ? list.sort(cmpCodePoint).join(" ") : list.sort().join(" ");
+/** Compares token i of `a` with token j of `b` by code point. */
+function compareAcross(a: ProcessedText, i: number, b: ProcessedText, j: number): number {
+  let x = a.starts[i]!;
+  let y = b.starts[j]!;
+  const endX = a.ends[i]!;
+  const endY = b.ends[j]!;
+  while (x < endX && y < endY) {
+    const d = a.cps[x]! - b.cps[y]!;
+    if (d !== 0) return d;
+    x++;
+    y++;
+  }
+  return endX - x - (endY - y);
 }
 
-function splitTokens(s: string): string[] {
-  return s.split(" ").filter((t) => t.length > 0);
+/** Sorted position after p and the copies of its token. */
+function nextDistinct(text: ProcessedText, p: number): number {
+  let q = p + 1;
+  while (q < text.tokens && text.compare(text.order[p]!, text.order[q]!) === 0) q++;
+  return q;
+}
+
+/** Sorted token lists (sort ratios) and the set decomposition (set ratios) of both texts, by one merge. */
+function decompose(): void {
+  const ia = textA.wide || textB.wide ? idsA : textA.cps;
+  const ib = textA.wide || textB.wide ? idsB : textB.cps;
+  sortedA.reset();
+  sortedB.reset();
+  diffAB.reset();
+  diffBA.reset();
+  for (let k = 0; k < textA.tokens; k++) {
+    const t = textA.order[k]!;
+    sortedA.push(ia, textA.starts[t]!, textA.ends[t]!);
+  }
+  for (let k = 0; k < textB.tokens; k++) {
+    const t = textB.order[k]!;
+    sortedB.push(ib, textB.starts[t]!, textB.ends[t]!);
+  }
+  sectCount = 0;
+  sectLen = 0;
+  let p = 0;
+  let q = 0;
+  while (p < textA.tokens || q < textB.tokens) {
+    const ta = textA.order[p]!;
+    const tb = textB.order[q]!;
+    const cmp = p >= textA.tokens ? 1 : q >= textB.tokens ? -1 : compareAcross(textA, ta, textB, tb);
+    if (cmp === 0) {
+      sectLen += textA.ends[ta]! - textA.starts[ta]! + (sectCount > 0 ? 1 : 0);
+      sectCount++;
+      p = nextDistinct(textA, p);
+      q = nextDistinct(textB, q);
+    } else if (cmp < 0) {
+      diffAB.push(ia, textA.starts[ta]!, textA.ends[ta]!);
+      p = nextDistinct(textA, p);
+    } else {
+      diffBA.push(ib, textB.starts[tb]!, textB.ends[tb]!);
+      q = nextDistinct(textB, q);
+    }
+  }
 }
 
 function normDistance(dist: number, lensum: number): number {
   return lensum ? 100 - (100 * dist) / lensum : 100;
 }
 
-function tokenSetRatio(tokensA: Set<string>, tokensB: Set<string>): number {
-  if (tokensA.size === 0 || tokensB.size === 0) return 0;
-  const intersect: string[] = [];
-  const diffAB: string[] = [];
-  const diffBA: string[] = [];
-  for (const t of tokensA) (tokensB.has(t) ? intersect : diffAB).push(t);
-  for (const t of tokensB) if (!tokensA.has(t)) diffBA.push(t);
-  if (intersect.length > 0 && (diffAB.length === 0 || diffBA.length === 0)) return 100;
-  const ab = codePoints(sortedJoin(diffAB));
-  const ba = codePoints(sortedJoin(diffBA));
-  const sectLen = codePoints(intersect.join(" ")).length;
+/** max(token_set_ratio, token_sort_ratio) as rapidfuzz's `token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
+function tokenRatio(cutoff: number): number {
+  if (sectCount > 0 && (diffAB.words === 0 || diffBA.words === 0)) return 100;
+  const ab = diffAB.len;
+  const ba = diffBA.len;
   const sep = sectLen !== 0 ? 1 : 0;
-  const sectAbLen = sectLen + sep + ab.length;
-  const sectBaLen = sectLen + sep + ba.length;
-  const lcs = ab.length === 0 || ba.length === 0 ? 0 : new LcsPattern(ab).lcs(ba);
-  const dist = ab.length + ba.length - 2 * lcs;
-  const result = normDistance(dist, sectAbLen + sectBaLen);
-  if (!sectLen) return result;
-  const sectAbRatio = normDistance(sep + ab.length, sectLen + sectAbLen);
-  const sectBaRatio = normDistance(sep + ba.length, sectLen + sectBaLen);
-  return Math.max(result, sectAbRatio, sectBaRatio);
+  const sectAbLen = sectLen + sep + ab;
+  const sectBaLen = sectLen + sep + ba;
+  let best = 0;
+  if (sectLen) {
+    best = Math.max(normDistance(sep + ab, sectLen + sectAbLen), normDistance(sep + ba, sectLen + sectBaLen));
+  }
+  // The cheap bounds first: the LCS runs below only need to beat them.
+  let bar = Math.max(cutoff, best);
+  const lensum = sectAbLen + sectBaLen;
+  const minLcs = minLcsFor((ab + ba - ((100 - bar) * lensum) / 100) / 2);
+  const lcs = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
+  if (lcs >= minLcs) best = Math.max(best, normDistance(ab + ba - 2 * lcs, lensum));
+  bar = Math.max(bar, best);
+  return Math.max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, bar));
 }
 
-function tokenRatio(t1: string[], t2: string[]): number {
-  const sortRatio = ratioCp(codePoints(sortedJoin(t1)), codePoints(sortedJoin(t2)));
-  return Math.max(tokenSetRatio(new Set(t1), new Set(t2)), sortRatio);
-}
-
-function partialTokenRatio(t1: string[], t2: string[]): number {
-  const setA = new Set(t1);
-  const setB = new Set(t2);
-  for (const t of setA) if (setB.has(t)) return 100;
-  const result = partialRatioCp(codePoints(sortedJoin(t1)), codePoints(sortedJoin(t2)));
+/** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
+function partialTokenRatio(cutoff: number): number {
+  if (sectCount > 0) return 100;
+  const result = partialRatio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, cutoff);
   // With no shared token, the differences are the whole sets; only duplicates make them differ from the lists.
-  if (t1.length === setA.size && t2.length === setB.size) return result;
-  return Math.max(result, partialRatioCp(codePoints(sortedJoin(setA)), codePoints(sortedJoin(setB))));
+  if (textA.tokens === diffAB.words && textB.tokens === diffBA.words) return result;
+  return Math.max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, Math.max(cutoff, result)));
 }
 
-/** rapidfuzz.fuzz.WRatio on already-processed strings, 0..100. */
-export function wratio(s1: string, s2: string): number {
-  if (!s1 || !s2) return 0;
-  const a = codePoints(s1);
-  const b = codePoints(s2);
+/** rapidfuzz.fuzz.WRatio of the two loaded texts, 0..100. */
+function wratio(): number {
+  const len1 = textA.len;
+  const len2 = textB.len;
+  if (!len1 || !len2) return 0;
+  assignIds();
+  const a = textA.wide || textB.wide ? idsA : textA.cps;
+  const b = textA.wide || textB.wide ? idsB : textB.cps;
   const UNBASE_SCALE = 0.95;
-  const lenRatio = a.length > b.length ? a.length / b.length : b.length / a.length;
-  let end = ratioCp(a, b);
+  const lenRatio = len1 > len2 ? len1 / len2 : len2 / len1;
+  let end = ratio(a, len1, b, len2, 0);
   if (end === 100) return 100;
-  const t1 = splitTokens(s1);
-  const t2 = splitTokens(s2);
-  if (lenRatio < 1.5) return Math.max(end, tokenRatio(t1, t2) * UNBASE_SCALE);
+  decompose();
+  if (lenRatio < 1.5) return Math.max(end, tokenRatio(end / UNBASE_SCALE) * UNBASE_SCALE);
   const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
-  end = Math.max(end, partialRatioCp(a, b) * PARTIAL_SCALE);
-  return Math.max(end, partialTokenRatio(t1, t2) * UNBASE_SCALE * PARTIAL_SCALE);
+  end = Math.max(end, partialRatio(a, len1, b, len2, end / PARTIAL_SCALE) * PARTIAL_SCALE);
+  return Math.max(end, partialTokenRatio(end / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
 }
 
 /** The fuzzy_match score in [0, 1]. */
 export function fuzzyMatch(input: string, reference: string): number {
-  return wratio(defaultProcess(input), defaultProcess(reference)) / 100;
+  textA.load(input);
+  textB.load(reference);
+  return wratio() / 100;
 }

@@ -9,7 +9,7 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
   meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet (no corpus here)
   rouge_*      rouge_ref.py, a line-for-line transcription of Google's rouge-score 0.1.2 (not installable here)
 
-With `--stem` it reads a list of words and writes NLTK's Porter stems. With `--bench N` it instead times N passes of each metric over the pairs and prints grades per CPU-second as JSON.
+With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N` it instead times N passes of each metric over the pairs and prints grades per CPU-second as JSON.
 """
 
 import json
@@ -59,6 +59,9 @@ def main():
 
         stemmer = PorterStemmer()
         json.dump([stemmer.stem(w) for w in pairs], sys.stdout)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--fuzzy":
+        json.dump([fuzz.WRatio(p["input"], p["reference"], processor=utils.default_process) / 100 for p in pairs], sys.stdout)
         return
     fns = metrics()
     if len(sys.argv) > 2 and sys.argv[1] == "--bench":

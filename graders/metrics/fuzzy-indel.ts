@@ -1,0 +1,153 @@
+/**
+ * The LCS kernel behind fuzzy_match's Indel similarities: Hyyrö's bit-parallel LCS over a pattern whose match masks
+ * are built once and reused (partial_ratio's windows, prefix and suffix sweeps), with rapidfuzz's Ukkonen band when
+ * a minimum LCS is asked for (`lcs_blockwise` in rapidfuzz-cpp: words outside the band cannot hold a path that
+ * reaches the cut-off, so they are not computed).
+ *
+ * Sequences are small integer ids (code points below 256 are their own id, the rest are numbered per call), so a
+ * mask lookup is one typed-array read. Words hold 30 bits: every intermediate value stays a small integer for V8
+ * (32-bit words spill into doubles and run several times slower).
+ */
+
+const BITS = 30;
+const FULL = (1 << BITS) - 1;
+
+export class Pattern {
+  /** Pattern length. */
+  len = 0;
+  words = 1;
+  /** `masks[id * words + w]`: bit i set where the pattern holds `id` at position w * BITS + i. */
+  private masks = new Int32Array(256);
+  /** The pattern's ids, kept to clear exactly the masks they set. */
+  private ids = new Int32Array(64);
+  private state = new Int32Array(4);
+  private sweepOut = new Int32Array(64);
+
+  /** Builds the masks of `seq[from, to)`, read backwards when `reverse`; ids must be below `alpha`. */
+  build(seq: Int32Array, from: number, to: number, alpha: number, reverse = false): void {
+    this.clear();
+    const len = to - from;
+    const words = Math.max(1, Math.ceil(len / BITS));
+    if (this.masks.length < alpha * words) this.masks = new Int32Array(Math.max(alpha * words, this.masks.length * 2));
+    if (this.ids.length < len) this.ids = new Int32Array(Math.max(len, this.ids.length * 2));
+    if (this.state.length < words) this.state = new Int32Array(Math.max(words, this.state.length * 2));
+    this.len = len;
+    this.words = words;
+    const masks = this.masks;
+    const ids = this.ids;
+    for (let i = 0; i < len; i++) {
+      const c = reverse ? seq[to - 1 - i]! : seq[from + i]!;
+      ids[i] = c;
+      const w = (i / BITS) | 0;
+      masks[c * words + w]! |= 1 << (i - w * BITS);
+    }
+  }
+
+  private clear(): void {
+    const words = this.words;
+    for (let i = 0; i < this.len; i++) {
+      const base = this.ids[i]! * words;
+      for (let w = 0; w < words; w++) this.masks[base + w] = 0;
+    }
+    this.len = 0;
+  }
+
+  /** Whether the pattern contains `id`. */
+  has(id: number): boolean {
+    const base = id * this.words;
+    for (let w = 0; w < this.words; w++) if (this.masks[base + w] !== 0) return true;
+    return false;
+  }
+
+  /**
+   * LCS length of the pattern and `text[from, to)`. Exact when it is at least `minLcs`; otherwise some smaller value
+   * (the band left out may have held part of a shorter common subsequence).
+   */
+  lcs(text: Int32Array, from: number, to: number, minLcs = 0): number {
+    const len1 = this.len;
+    if (len1 === 0 || to <= from) return 0;
+    const masks = this.masks;
+    const words = this.words;
+    if (words === 1) {
+      let v = FULL;
+      for (let j = from; j < to; j++) {
+        const u = v & masks[text[j]!]!;
+        v = ((v + u) | (v - u)) & FULL;
+      }
+      return zeroBits(v, len1);
+    }
+    const s = this.state;
+    s.fill(FULL, 0, words);
+    const len2 = to - from;
+    const bandLeft = len1 - minLcs;
+    const bandRight = len2 - minLcs;
+    let first = 0;
+    let last = Math.min(words, Math.ceil((bandLeft + 1) / BITS));
+    for (let row = 0; row < len2; row++) {
+      const base = text[from + row]! * words;
+      let carry = 0;
+      for (let w = first; w < last; w++) {
+        const x = s[w]!;
+        const u = x & masks[base + w]!;
+        const sum = x + u + carry;
+        carry = sum >>> BITS;
+        s[w] = (sum | (x - u)) & FULL;
+      }
+      if (row > bandRight) first = ((row - bandRight) / BITS) | 0;
+      if (row + 1 + bandLeft <= len1) last = Math.ceil((row + 1 + bandLeft) / BITS);
+    }
+    return this.zeros(s);
+  }
+
+  /**
+   * `out[k]` = LCS of the pattern and the first k ids of `text` read from `start` in direction `dir` (+1 forwards,
+   * -1 backwards), for k = 0..count: one pass, since the bit-vector after k ids encodes exactly that. The array is
+   * reused by the next sweep.
+   */
+  sweep(text: Int32Array, start: number, dir: 1 | -1, count: number): Int32Array {
+    if (this.sweepOut.length < count + 1) this.sweepOut = new Int32Array(Math.max(count + 1, this.sweepOut.length * 2));
+    const out = this.sweepOut;
+    out[0] = 0;
+    const masks = this.masks;
+    const words = this.words;
+    if (words === 1) {
+      let v = FULL;
+      for (let k = 1; k <= count; k++) {
+        const u = v & masks[text[start + (k - 1) * dir]!]!;
+        v = ((v + u) | (v - u)) & FULL;
+        out[k] = zeroBits(v, this.len);
+      }
+      return out;
+    }
+    const s = this.state;
+    s.fill(FULL, 0, words);
+    for (let k = 1; k <= count; k++) {
+      const base = text[start + (k - 1) * dir]! * words;
+      let carry = 0;
+      for (let w = 0; w < words; w++) {
+        const x = s[w]!;
+        const u = x & masks[base + w]!;
+        const sum = x + u + carry;
+        carry = sum >>> BITS;
+        s[w] = (sum | (x - u)) & FULL;
+      }
+      out[k] = this.zeros(s);
+    }
+    return out;
+  }
+
+  private zeros(s: Int32Array): number {
+    let total = 0;
+    const len1 = this.len;
+    for (let w = 0; w < this.words; w++) total += zeroBits(s[w]!, Math.min(BITS, len1 - w * BITS));
+    return total;
+  }
+}
+
+/** Number of zero bits among the low `bits` bits of `x`. */
+function zeroBits(x: number, bits: number): number {
+  let v = ~x & ((1 << bits) - 1);
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}

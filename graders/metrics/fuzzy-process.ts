@@ -1,0 +1,161 @@
+/**
+ * `rapidfuzz.utils.default_process` and `str.split()` for fuzzy_match, written into reusable integer buffers so a
+ * grading allocates (almost) nothing: non-alphanumerics become spaces, letters are lowercased one code point to one
+ * (the C++ version rapidfuzz calls: underscore is not alphanumeric), edges are trimmed; tokens are the space-separated
+ * runs, sorted by code point as Python sorts strings.
+ */
+import { RAPIDFUZZ_NOT_ALNUM } from "./fuzzy-unicode.ts";
+
+const ALNUM = /[\p{L}\p{N}]/u;
+
+/** ASCII: lowercase alphanumerics keep their (lowercased) code, everything else becomes a space. */
+const ASCII_MAP = new Int32Array(128).map((_, c) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) ? c : c >= 0x41 && c <= 0x5a ? c + 0x20 : 0x20,
+);
+/** The processed code point of each BMP code point, filled on first sight (-1: not yet known). */
+const BMP_MAP = new Int32Array(0x10000).fill(-1);
+const ASTRAL_MAP = new Map<number, number>();
+
+function rapidfuzzAlnum(cp: number): boolean {
+  if (!ALNUM.test(String.fromCodePoint(cp))) return false;
+  if (cp < 0x870) return true;
+  // Binary search the (few) ranges rapidfuzz's older tables do not know.
+  let lo = 0;
+  let hi = RAPIDFUZZ_NOT_ALNUM.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (cp < RAPIDFUZZ_NOT_ALNUM[mid * 2]!) hi = mid - 1;
+    else if (cp > RAPIDFUZZ_NOT_ALNUM[mid * 2 + 1]!) lo = mid + 1;
+    else return false;
+  }
+  return true;
+}
+
+function processCodePoint(cp: number): number {
+  if (!rapidfuzzAlnum(cp)) return 0x20;
+  // Simple (one-to-one) lowercase mapping: only U+0130 has a multi-character full mapping among alnums.
+  if (cp === 0x130) return 0x69;
+  return String.fromCodePoint(cp).toLowerCase().codePointAt(0)!;
+}
+
+/** A processed text: code points, token spans and their sorted order, in buffers reused from call to call. */
+export class ProcessedText {
+  cps = new Int32Array(256);
+  len = 0;
+  /** Whether some code point is 256 or above (then the LCS needs ids, see `Alphabet`). */
+  wide = false;
+  starts = new Int32Array(32);
+  ends = new Int32Array(32);
+  tokens = 0;
+  /** Token indices in code-point order. */
+  order = new Int32Array(32);
+
+  /** default_process(text), then split and sort its tokens. */
+  load(text: string): void {
+    if (this.cps.length < text.length) this.cps = new Int32Array(Math.max(text.length, this.cps.length * 2));
+    const cps = this.cps;
+    let n = 0;
+    let wide = false;
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c < 0x80) {
+        cps[n++] = ASCII_MAP[c]!;
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
+          i++;
+          let mapped = ASTRAL_MAP.get(c);
+          if (mapped === undefined) {
+            mapped = processCodePoint(c);
+            ASTRAL_MAP.set(c, mapped);
+          }
+          cps[n++] = mapped;
+          if (mapped >= 256) wide = true;
+          continue;
+        }
+      }
+      let mapped = BMP_MAP[c]!;
+      if (mapped < 0) {
+        mapped = processCodePoint(c);
+        BMP_MAP[c] = mapped;
+      }
+      cps[n++] = mapped;
+      if (mapped >= 256) wide = true;
+    }
+    let start = 0;
+    while (start < n && cps[start] === 0x20) start++;
+    while (n > start && cps[n - 1] === 0x20) n--;
+    if (start > 0) cps.copyWithin(0, start, n);
+    this.len = n - start;
+    this.wide = wide;
+    this.split();
+    this.sortTokens();
+  }
+
+  private split(): void {
+    const cps = this.cps;
+    const len = this.len;
+    let count = 0;
+    let i = 0;
+    while (i < len) {
+      while (i < len && cps[i] === 0x20) i++;
+      if (i >= len) break;
+      const start = i;
+      while (i < len && cps[i] !== 0x20) i++;
+      if (count === this.starts.length) {
+        this.starts = grow(this.starts);
+        this.ends = grow(this.ends);
+        this.order = new Int32Array(this.starts.length);
+      }
+      this.starts[count] = start;
+      this.ends[count] = i;
+      count++;
+    }
+    this.tokens = count;
+  }
+
+  /** Compares tokens i and j by code point, as Python compares strings. */
+  compare(i: number, j: number): number {
+    const cps = this.cps;
+    let a = this.starts[i]!;
+    let b = this.starts[j]!;
+    const endA = this.ends[i]!;
+    const endB = this.ends[j]!;
+    while (a < endA && b < endB) {
+      const d = cps[a]! - cps[b]!;
+      if (d !== 0) return d;
+      a++;
+      b++;
+    }
+    return endA - a - (endB - b);
+  }
+
+  private sortTokens(): void {
+    const n = this.tokens;
+    const order = this.order;
+    if (n <= 24) {
+      // Insertion sort: most texts have few tokens, and it needs no closure or array.
+      for (let i = 0; i < n; i++) {
+        const t = i;
+        let j = i - 1;
+        while (j >= 0 && this.compare(order[j]!, t) > 0) {
+          order[j + 1] = order[j]!;
+          j--;
+        }
+        order[j + 1] = t;
+      }
+      return;
+    }
+    const list = Array.from({ length: n }, (_, i) => i).sort((x, y) => this.compare(x, y) || x - y);
+    for (let i = 0; i < n; i++) order[i] = list[i]!;
+  }
+}
+
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}

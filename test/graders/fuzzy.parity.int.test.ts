@@ -1,0 +1,86 @@
+/**
+ * fuzzy_match against rapidfuzz on pairs built to reach every branch of WRatio and of the LCS kernel: tiny alphabets
+ * (many equal tokens, duplicates, shared prefixes and suffixes), lengths around the 30-bit word boundaries, length
+ * ratios at exactly 1.5 and 8, needles inside haystacks, and code points above U+00FF (numbered ids).
+ */
+import { describe, expect, it } from "vitest";
+import { fuzzyMatch } from "../../graders/metrics/fuzzy.ts";
+import type { Pair } from "./reference/corpus.ts";
+import { hasVenv, runReference } from "./reference/python.ts";
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABETS = ["ab ", "abc  d", "aB_c. ", "xyz xy", "éaß Ω ", "日本 語a", "a😀b ", "abcdefghij klmnop "];
+
+function randomText(r: () => number, alphabet: string[], len: number): string {
+  let s = "";
+  for (let i = 0; i < len; i++) s += alphabet[Math.floor(r() * alphabet.length)]!;
+  return s;
+}
+
+function edit(r: () => number, alphabet: string[], text: string, rate: number): string {
+  const chars = [...text];
+  const out: string[] = [];
+  for (const ch of chars) {
+    const c = r();
+    if (c < rate / 3) continue;
+    if (c < (2 * rate) / 3) out.push(alphabet[Math.floor(r() * alphabet.length)]!);
+    else if (c < rate) out.push(ch, alphabet[Math.floor(r() * alphabet.length)]!);
+    else out.push(ch);
+  }
+  return out.join("");
+}
+
+function buildPairs(count: number): Pair[] {
+  const r = rng(99);
+  const lengths = [1, 2, 5, 12, 29, 30, 31, 59, 60, 61, 64, 65, 90, 91, 150, 300];
+  const pairs: Pair[] = [];
+  while (pairs.length < count) {
+    const alphabet = [...ALPHABETS[Math.floor(r() * ALPHABETS.length)]!];
+    const len = lengths[Math.floor(r() * lengths.length)]!;
+    const kind = r();
+    const a = randomText(r, alphabet, len);
+    if (kind < 0.35) pairs.push({ input: a, reference: edit(r, alphabet, a, r() * 0.5) });
+    else if (kind < 0.5) pairs.push({ input: a, reference: randomText(r, alphabet, lengths[Math.floor(r() * 16)]!) });
+    else if (kind < 0.65) {
+      // Length ratio exactly 1.5 or 8 (before processing; most alphabets keep the length).
+      const factor = r() < 0.5 ? 1.5 : 8;
+      const b = randomText(r, alphabet, Math.round(len * factor));
+      pairs.push(r() < 0.5 ? { input: a, reference: b } : { input: b, reference: a });
+    } else if (kind < 0.85) {
+      const hay = `${randomText(r, alphabet, Math.floor(r() * 200))} ${edit(r, alphabet, a, 0.1)} ${randomText(r, alphabet, Math.floor(r() * 100))}`;
+      pairs.push(r() < 0.5 ? { input: a, reference: hay } : { input: hay, reference: a });
+    } else {
+      // Word-level shuffles and duplicates: the token ratios decide.
+      const words = a.split(" ").filter(Boolean);
+      const shuffled = [...words, ...words.slice(0, Math.floor(r() * 3))].sort(() => r() - 0.5);
+      pairs.push({ input: a, reference: shuffled.join(r() < 0.5 ? " " : "  ") });
+    }
+  }
+  return pairs;
+}
+
+describe.skipIf(!hasVenv)("fuzzy_match parity with rapidfuzz on adversarial pairs", () => {
+  const pairs = buildPairs(4000);
+  const expected = hasVenv ? runReference<number[]>(pairs, ["--fuzzy"]) : [];
+
+  it(`agrees to 1e-6 on ${pairs.length} pairs`, () => {
+    const mismatches: string[] = [];
+    pairs.forEach((p, i) => {
+      const got = fuzzyMatch(p.input, p.reference);
+      if (!(Math.abs(got - expected[i]!) <= 1e-6)) {
+        mismatches.push(`#${i} got ${got} want ${expected[i]}: ${JSON.stringify(p).slice(0, 400)}`);
+      }
+    });
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+});
