@@ -24,7 +24,7 @@ import type { ObjectStore } from "../../storage/port.ts";
 import { type IngestResult, ingest } from "../datasets/ingest.ts";
 import { ingestError } from "../datasets/ingest-errors.ts";
 import { readMultipart } from "../datasets/multipart.ts";
-import { validateStoredFile } from "../datasets/validate-file.ts";
+import { settleStoredFile } from "../datasets/validate-file.ts";
 import type { AppDeps } from "../deps.ts";
 import { type ApiError, badRequest, notFound } from "../errors.ts";
 import { ID_PREFIX, newId } from "../lib/ids.ts";
@@ -274,11 +274,14 @@ export function uploadsRoutes(deps: AppDeps) {
         (await listParts(db, upload.id)).filter((p) => !listed.has(p.id)),
       );
       await forgetParts(db, [...listed]);
-      if (file.status === "uploaded") {
-        deps.background(
-          validateStoredFile(deps, { id: fileId, objectKey: file.objectKey, bytes: total, parts: file.parts }),
-        );
-      }
+      // Hashed (and a dataset validated) in the background, in one read.
+      deps.background(
+        settleStoredFile(
+          deps,
+          { id: fileId, objectKey: file.objectKey, bytes: total, parts: file.parts },
+          { validate: file.status === "uploaded" },
+        ),
+      );
       const fileRow: FileRow = {
         ...file,
         parts: file.parts ?? null,

@@ -70,12 +70,22 @@ export async function markFileDeleted(db: Db, projectId: string, fileId: string,
 export async function setFileValidated(
   db: Db,
   fileId: string,
-  outcome: { status: "processed" | "error"; statusDetails: string | null; stats: Record<string, unknown> | null },
+  outcome: {
+    status: "processed" | "error";
+    statusDetails: string | null;
+    stats: Record<string, unknown> | null;
+    sha256?: string;
+  },
 ): Promise<void> {
   await db
     .update(files)
     .set(outcome)
     .where(and(eq(files.id, fileId), eq(files.status, "uploaded")));
+}
+
+/** Records the sha256 of a file whose bytes were hashed after it was created (an upload's file). */
+export async function setFileSha256(db: Db, fileId: string, sha256: string): Promise<void> {
+  await db.update(files).set({ sha256 }).where(eq(files.id, fileId));
 }
 
 /** Files past `expires_at` and not yet deleted, oldest first: for a sweeper that deletes their objects. */

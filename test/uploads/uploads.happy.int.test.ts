@@ -1,8 +1,9 @@
 /** Uploads API happy paths through the official `openai` SDK, on the local store and on S3 (fauxqs). */
 import { createHash } from "node:crypto";
 import { toFile } from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findActiveKey } from "../../db/queries/auth.ts";
+import { findFile } from "../../db/queries/files.ts";
 import { expireUploads } from "../../db/queries/uploads.ts";
 import { expectApiError, rftJsonl, s3Env, storeKeys } from "../files/fixtures.ts";
 import { type S3TestServer, startFauxqs } from "../helpers/s3-servers.ts";
@@ -75,6 +76,9 @@ describe.each(["local", "s3"] as const)("uploads on the %s store", (kind) => {
     expect(file.status).toBe("processed");
     expect(file.status_details).toBeNull();
     expect(await (await server.client.files.content(file.id)).text()).toBe(bytes.toString());
+    // The background pass that validated it also recorded the sha256 of the whole file.
+    const row = await findFile(server.runtime.deps.db, await projectId(), file.id);
+    expect(row?.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     // Complete copied nothing: the file's bytes are its part objects, and deleting the file deletes them.
     const partsPrefix = `uploads/${await projectId()}/${upload.id}/`;
     expect(await storeKeys(server, partsPrefix)).toHaveLength(4);
@@ -136,6 +140,12 @@ describe.each(["local", "s3"] as const)("uploads on the %s store", (kind) => {
     expect(done.file).toMatchObject({ status: "processed", purpose: "user_data" });
     expect(done.file?.expires_at).toBe((done.file?.created_at as number) + 7200);
     expect(await server.client.files.retrieve(done.file?.id as string)).toEqual(done.file);
+    // Not a dataset, so not validated; its sha256 is still recorded in the background.
+    const id = done.file?.id as string;
+    await vi.waitFor(async () => {
+      const row = await findFile(server.runtime.deps.db, await projectId(), id);
+      expect(row?.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+    });
   });
 
   it("keeps an upload pending after a wrong md5, so it can be completed again", async () => {
