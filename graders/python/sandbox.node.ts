@@ -17,9 +17,10 @@
  * leave state behind for another.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { PythonOutcome, PythonRunner, PythonRunRequest } from "../ports.ts";
 
 export interface PythonSandboxOptions {
@@ -53,7 +54,19 @@ interface Job {
   onAbort?: () => void;
 }
 
-const HARNESS = readFileSync(new URL("./harness.py", import.meta.url), "utf8");
+/**
+ * harness.py: beside this module, or, when this module is part of a bundle (the server's `dist/node/server.mjs`),
+ * the repository's copy in a folder above the bundle.
+ */
+function findHarness(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    for (const file of [join(dir, "harness.py"), join(dir, "graders/python/harness.py")]) {
+      if (existsSync(file)) return file;
+    }
+    if (dirname(dir) === dir) throw new Error("python graders: harness.py not found beside the code");
+  }
+}
+const HARNESS = readFileSync(findHarness(), "utf8");
 const MAX_ATTEMPTS = 3;
 
 function findOnPath(name: string): string | null {
