@@ -1,11 +1,14 @@
 /**
  * Grader throughput, against named baselines, in one run on the same machine:
  *
- *  1. text_similarity: grades per CPU-second (CPU time, not wall time, so other load on the machine does not skew the
- *     ratio) of each metric through `gradeBatch` (templates and result objects included) vs the
- *     Python reference library called directly in a loop (rapidfuzz, sacrebleu, NLTK, the rouge-score algorithm;
- *     test/graders/reference/metrics_ref.py --bench) on the same pairs: the parity corpus (short, unicode and long
- *     texts), and its short pairs alone. Goal: ratio >= 3.
+ *  1. text_similarity: grades per CPU-second (CPU time, not wall time, so other load on the machine skews the ratio
+ *     less) on the same pairs, both sides timed the same way: a loop of single calls of the metric function
+ *     (`LOCAL_METRICS[metric](input, reference)`) vs a loop of single calls of the Python reference
+ *     (rapidfuzz, sacrebleu, NLTK, the rouge-score algorithm; test/graders/reference/metrics_ref.py --bench, timed
+ *     with time.process_time), run one after the other in this process's run. "ratio" compares those two; the
+ *     "gradeBatch" column is the same metric through `gradeBatch` (templates and result objects included), for
+ *     reference. Corpora: the parity corpus (short, unicode and long texts), its short pairs alone, and for
+ *     fuzzy_match the corpus split by the longer text's length. Goal: ratio >= 3.
  *  2. python graders: grades/s of a small `grade()` through the warm bubblewrap pool via `gradeBatch`.
  *     Goal: >= 2000/s on 2 cores.
  *
@@ -34,7 +37,35 @@ function pythonRates(pairs: Pair[], passes: number): Record<LocalMetric, number>
   return JSON.parse(res.stdout) as Record<LocalMetric, number>;
 }
 
-async function tsRate(metric: LocalMetric, pairs: Pair[]): Promise<number> {
+function pythonRate(metric: LocalMetric, pairs: Pair[], passes: number): number | null {
+  if (!hasVenv) return null;
+  const script = join(import.meta.dirname, "../../test/graders/reference/metrics_ref.py");
+  const res = spawnSync(VENV_PYTHON, [script, "--bench", String(passes), metric], {
+    input: JSON.stringify(pairs),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0) throw new Error(res.stderr);
+  return (JSON.parse(res.stdout) as Record<LocalMetric, number>)[metric];
+}
+
+/** Grades per CPU-second of a loop of single calls of the metric function. */
+function tsCallRate(metric: LocalMetric, pairs: Pair[]): number {
+  const fn = LOCAL_METRICS[metric];
+  for (const p of pairs) fn(p.input, p.reference); // warm-up (JIT)
+  let n = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  while (performance.now() - t0 < MIN_SECONDS * 1000) {
+    for (const p of pairs) fn(p.input, p.reference);
+    n += pairs.length;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return n / ((cpu.user + cpu.system) / 1e6);
+}
+
+/** Grades per CPU-second through `gradeBatch`. */
+async function tsBatchRate(metric: LocalMetric, pairs: Pair[]): Promise<number> {
   const grader = {
     type: "text_similarity",
     name: "bench",
@@ -65,7 +96,7 @@ async function textSimilarity(label: string, pairs: Pair[]) {
   );
   const py = pythonRates(pairs, quick ? 1 : 3);
   console.log(
-    `${"metric".padEnd(12)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)}  baseline`,
+    `${"metric".padEnd(12)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"gradeBatch".padStart(10)}  baseline`,
   );
   const baseline: Record<LocalMetric, string> = {
     fuzzy_match: "rapidfuzz 3.14 WRatio (C++)",
@@ -80,11 +111,39 @@ async function textSimilarity(label: string, pairs: Pair[]) {
     rouge_l: "rouge-score algorithm (py)",
   };
   for (const metric of Object.keys(LOCAL_METRICS) as LocalMetric[]) {
-    const ts = await tsRate(metric, pairs);
+    const ts = tsCallRate(metric, pairs);
+    const batch = await tsBatchRate(metric, pairs);
     const ref = py?.[metric];
     const ratio = ref ? `${(ts / ref).toFixed(2)}x` : "n/a";
     console.log(
-      `${metric.padEnd(12)} ${Math.round(ts).toString().padStart(12)} ${(ref ? Math.round(ref).toString() : "-").padStart(13)} ${ratio.padStart(7)}  ${baseline[metric]}`,
+      `${metric.padEnd(12)} ${Math.round(ts).toString().padStart(12)} ${(ref ? Math.round(ref).toString() : "-").padStart(13)} ${ratio.padStart(7)} ${Math.round(batch).toString().padStart(10)}  ${baseline[metric]}`,
+    );
+  }
+}
+
+/** fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length. */
+function fuzzyByLength(pairs: Pair[]) {
+  console.log("\nfuzzy_match by the longer text's length (code units), same pairs both sides:");
+  console.log(
+    `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)}`,
+  );
+  const buckets: [string, number, number][] = [
+    ["< 50", 0, 50],
+    ["50-199", 50, 200],
+    ["200-999", 200, 1000],
+    [">= 1000", 1000, Number.POSITIVE_INFINITY],
+  ];
+  for (const [label, lo, hi] of buckets) {
+    const subset = pairs.filter((p) => {
+      const len = Math.max(p.input.length, p.reference.length);
+      return len >= lo && len < hi;
+    });
+    if (subset.length === 0) continue;
+    const py = pythonRate("fuzzy_match", subset, quick ? 1 : 3);
+    const ts = tsCallRate("fuzzy_match", subset);
+    const ratio = py ? `${(ts / py).toFixed(2)}x` : "n/a";
+    console.log(
+      `${label.padEnd(12)} ${subset.length.toString().padStart(6)} ${Math.round(ts).toString().padStart(12)} ${(py ? Math.round(py).toString() : "-").padStart(13)} ${ratio.padStart(7)}`,
     );
   }
 }
@@ -122,4 +181,5 @@ await textSimilarity(
   "its short pairs (< 200 chars each)",
   corpus.filter((p) => p.input.length < 200 && p.reference.length < 200),
 );
+fuzzyByLength(corpus);
 await pythonPool();

@@ -18,8 +18,11 @@ export class Pattern {
   words = 1;
   /** `masks[id * words + w]`: bit i set where the pattern holds `id` at position w * BITS + i. */
   private masks = new Int32Array(256);
-  /** The pattern's ids, kept to clear exactly the masks they set. */
-  private ids = new Int32Array(64);
+  /** Its distinct ids, kept to clear exactly the masks they set. */
+  private distinct = new Int32Array(64);
+  private distinctCount = 0;
+  /** `present[id]` = 1 when the pattern holds id. */
+  private present = new Uint8Array(256);
   private state = new Int32Array(4);
   private sweepOut = new Int32Array(64);
 
@@ -29,34 +32,41 @@ export class Pattern {
     const len = to - from;
     const words = Math.max(1, Math.ceil(len / BITS));
     if (this.masks.length < alpha * words) this.masks = new Int32Array(Math.max(alpha * words, this.masks.length * 2));
-    if (this.ids.length < len) this.ids = new Int32Array(Math.max(len, this.ids.length * 2));
+    if (this.distinct.length < len) this.distinct = new Int32Array(Math.max(len, this.distinct.length * 2));
+    if (this.present.length < alpha) this.present = new Uint8Array(Math.max(alpha, this.present.length * 2));
     if (this.state.length < words) this.state = new Int32Array(Math.max(words, this.state.length * 2));
     this.len = len;
     this.words = words;
     const masks = this.masks;
-    const ids = this.ids;
+    const present = this.present;
+    let distinct = 0;
     for (let i = 0; i < len; i++) {
       const c = reverse ? seq[to - 1 - i]! : seq[from + i]!;
-      ids[i] = c;
+      if (present[c] === 0) {
+        present[c] = 1;
+        this.distinct[distinct++] = c;
+      }
       const w = (i / BITS) | 0;
       masks[c * words + w]! |= 1 << (i - w * BITS);
     }
+    this.distinctCount = distinct;
   }
 
   private clear(): void {
     const words = this.words;
-    for (let i = 0; i < this.len; i++) {
-      const base = this.ids[i]! * words;
-      for (let w = 0; w < words; w++) this.masks[base + w] = 0;
+    for (let i = 0; i < this.distinctCount; i++) {
+      const c = this.distinct[i]!;
+      this.present[c] = 0;
+      if (words === 1) this.masks[c] = 0;
+      else this.masks.fill(0, c * words, (c + 1) * words);
     }
+    this.distinctCount = 0;
     this.len = 0;
   }
 
   /** Whether the pattern contains `id`. */
   has(id: number): boolean {
-    const base = id * this.words;
-    for (let w = 0; w < this.words; w++) if (this.masks[base + w] !== 0) return true;
-    return false;
+    return this.present[id] === 1;
   }
 
   /**
@@ -81,9 +91,11 @@ export class Pattern {
     const len2 = to - from;
     const bandLeft = len1 - minLcs;
     const bandRight = len2 - minLcs;
-    let first = 0;
-    let last = Math.min(words, Math.ceil((bandLeft + 1) / BITS));
     for (let row = 0; row < len2; row++) {
+      // Column `row` can only hold a match of a subsequence of length minLcs in pattern rows
+      // [row - bandRight, row + bandLeft]: only the words holding those rows are computed.
+      const first = row > bandRight ? ((row - bandRight) / BITS) | 0 : 0;
+      const last = Math.min(words, Math.ceil((row + bandLeft + 1) / BITS));
       const base = text[from + row]! * words;
       let carry = 0;
       for (let w = first; w < last; w++) {
@@ -93,8 +105,6 @@ export class Pattern {
         carry = sum >>> BITS;
         s[w] = (sum | (x - u)) & FULL;
       }
-      if (row > bandRight) first = ((row - bandRight) / BITS) | 0;
-      if (row + 1 + bandLeft <= len1) last = Math.ceil((row + 1 + bandLeft) / BITS);
     }
     return this.zeros(s);
   }

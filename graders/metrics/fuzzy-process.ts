@@ -46,11 +46,13 @@ export class ProcessedText {
   wide = false;
   starts = new Int32Array(32);
   ends = new Int32Array(32);
+  /** FNV-1a hash of each token's code points. */
+  hashes = new Int32Array(32);
   tokens = 0;
   /** Token indices in code-point order. */
   order = new Int32Array(32);
 
-  /** default_process(text), then split and sort its tokens. */
+  /** default_process(text); `tokenize` then splits and sorts it. */
   load(text: string): void {
     if (this.cps.length < text.length) this.cps = new Int32Array(Math.max(text.length, this.cps.length * 2));
     const cps = this.cps;
@@ -91,8 +93,23 @@ export class ProcessedText {
     if (start > 0) cps.copyWithin(0, start, n);
     this.len = n - start;
     this.wide = wide;
+  }
+
+  /** Splits the text into tokens (with a hash each) and sorts them. */
+  tokenize(): void {
     this.split();
     this.sortTokens();
+  }
+
+  /** Whether token i of this text equals token j of `other`. */
+  sameToken(i: number, other: ProcessedText, j: number): boolean {
+    if (this.hashes[i] !== other.hashes[j]) return false;
+    const start = this.starts[i]!;
+    const len = this.ends[i]! - start;
+    const otherStart = other.starts[j]!;
+    if (other.ends[j]! - otherStart !== len) return false;
+    for (let k = 0; k < len; k++) if (this.cps[start + k] !== other.cps[otherStart + k]) return false;
+    return true;
   }
 
   private split(): void {
@@ -104,14 +121,17 @@ export class ProcessedText {
       while (i < len && cps[i] === 0x20) i++;
       if (i >= len) break;
       const start = i;
-      while (i < len && cps[i] !== 0x20) i++;
+      let h = 0x811c9dc5;
+      while (i < len && cps[i] !== 0x20) h = Math.imul(h ^ cps[i++]!, 0x01000193);
       if (count === this.starts.length) {
         this.starts = grow(this.starts);
         this.ends = grow(this.ends);
+        this.hashes = grow(this.hashes);
         this.order = new Int32Array(this.starts.length);
       }
       this.starts[count] = start;
       this.ends[count] = i;
+      this.hashes[count] = h;
       count++;
     }
     this.tokens = count;
@@ -149,10 +169,54 @@ export class ProcessedText {
       }
       return;
     }
-    const list = Array.from({ length: n }, (_, i) => i).sort((x, y) => this.compare(x, y) || x - y);
-    for (let i = 0; i < n; i++) order[i] = list[i]!;
+    this.sortDistinct();
+  }
+
+  /**
+   * Long texts repeat their words: group equal tokens by hash, sort only the distinct ones (comparing a two-code-point
+   * key before the whole token), then lay each one's copies out together (any copy serves, they are equal).
+   */
+  private sortDistinct(): void {
+    const n = this.tokens;
+    let size = 64;
+    while (size < 2 * n) size *= 2;
+    if (slots.length < size) slots = new Int32Array(size);
+    if (counts.length < n) {
+      counts = new Int32Array(this.starts.length);
+      keys = new Float64Array(this.starts.length);
+    }
+    slots.fill(-1, 0, size);
+    const cps = this.cps;
+    const distinct: number[] = [];
+    for (let t = 0; t < n; t++) {
+      const start = this.starts[t]!;
+      const end = this.ends[t]!;
+      let slot = this.hashes[t]! & (size - 1);
+      for (;;) {
+        const rep = slots[slot]!;
+        if (rep < 0) {
+          slots[slot] = t;
+          counts[t] = 1;
+          keys[t] = (cps[start]! + 1) * 0x400000 + (end - start > 1 ? cps[start + 1]! + 1 : 0);
+          distinct.push(t);
+          break;
+        }
+        if (this.compare(rep, t) === 0) {
+          counts[rep]!++;
+          break;
+        }
+        slot = (slot + 1) & (size - 1);
+      }
+    }
+    distinct.sort((x, y) => keys[x]! - keys[y]! || this.compare(x, y));
+    let k = 0;
+    for (const t of distinct) for (let c = counts[t]!; c > 0; c--) this.order[k++] = t;
   }
 }
+
+let slots = new Int32Array(64);
+let counts = new Int32Array(32);
+let keys = new Float64Array(32);
 
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);

@@ -109,11 +109,14 @@ function lcsOf(a: Int32Array, ao: number, al: number, b: Int32Array, bo: number,
   return common + pattern.lcs(a, ao + prefix, ao + al - suffix, rest);
 }
 
-/** fuzz.ratio (Indel normalized similarity, 0..100); 0 when it cannot exceed `cutoff`. */
-function ratio(a: Int32Array, al: number, b: Int32Array, bl: number, cutoff: number): number {
+/**
+ * fuzz.ratio (Indel normalized similarity, 0..100); 0 when it cannot exceed `cutoff`. `knownLcs` is a common
+ * subsequence length already found: the LCS is at least that, so the band needs no more.
+ */
+function ratio(a: Int32Array, al: number, b: Int32Array, bl: number, cutoff: number, knownLcs = 0): number {
   const lensum = al + bl;
   if (lensum === 0) return 100;
-  const minLcs = minLcsFor((cutoff * lensum) / 200);
+  const minLcs = Math.max(knownLcs, minLcsFor((cutoff * lensum) / 200));
   const lcs = lcsOf(a, 0, al, b, 0, bl, minLcs);
   if (lcs < minLcs) return 0;
   return (1 - (lensum - 2 * lcs) / lensum) * 100;
@@ -273,26 +276,27 @@ function normDistance(dist: number, lensum: number): number {
   return lensum ? 100 - (100 * dist) / lensum : 100;
 }
 
-/** max(token_set_ratio, token_sort_ratio) as rapidfuzz's `token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
-function tokenRatio(cutoff: number): number {
+/** The parts of rapidfuzz's `token_ratio` that need no LCS: 100 when one token set holds the other, else the ratios
+ * of the intersection against each side (0 with no intersection). */
+function tokenSetRatioWithoutLcs(): number {
   if (sectCount > 0 && (diffAB.words === 0 || diffBA.words === 0)) return 100;
+  if (!sectLen) return 0;
+  const sectAbLen = sectLen + 1 + diffAB.len;
+  const sectBaLen = sectLen + 1 + diffBA.len;
+  return Math.max(normDistance(1 + diffAB.len, sectLen + sectAbLen), normDistance(1 + diffBA.len, sectLen + sectBaLen));
+}
+
+/** The rest of `token_ratio`: the differences' Indel ratio and token_sort_ratio; 0 when they cannot exceed `cutoff`. */
+function tokenRatioWithLcs(cutoff: number): number {
   const ab = diffAB.len;
   const ba = diffBA.len;
   const sep = sectLen !== 0 ? 1 : 0;
-  const sectAbLen = sectLen + sep + ab;
-  const sectBaLen = sectLen + sep + ba;
+  const lensum = 2 * (sectLen + sep) + ab + ba;
   let best = 0;
-  if (sectLen) {
-    best = Math.max(normDistance(sep + ab, sectLen + sectAbLen), normDistance(sep + ba, sectLen + sectBaLen));
-  }
-  // The cheap bounds first: the LCS runs below only need to beat them.
-  let bar = Math.max(cutoff, best);
-  const lensum = sectAbLen + sectBaLen;
-  const minLcs = minLcsFor((ab + ba - ((100 - bar) * lensum) / 100) / 2);
+  const minLcs = minLcsFor((ab + ba - ((100 - cutoff) * lensum) / 100) / 2);
   const lcs = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
-  if (lcs >= minLcs) best = Math.max(best, normDistance(ab + ba - 2 * lcs, lensum));
-  bar = Math.max(bar, best);
-  return Math.max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, bar));
+  if (lcs >= minLcs) best = normDistance(ab + ba - 2 * lcs, lensum);
+  return Math.max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, Math.max(cutoff, best)));
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
@@ -304,23 +308,88 @@ function partialTokenRatio(cutoff: number): number {
   return Math.max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, Math.max(cutoff, result)));
 }
 
+/**
+ * A lower bound on the LCS of the two texts (ids a and b), usually equal to it: equal tokens are matched greedily in
+ * order (a mismatch looks a few tokens ahead on either side), and the stretches between two matched tokens add their
+ * own (small) LCS. That is a common subsequence, so the LCS is at least its length; long similar texts share most
+ * words in order, so the band of the exact LCS shrinks to the few words around the diagonal.
+ */
+function tokenMatchLowerBound(a: Int32Array, b: Int32Array): number {
+  const LOOKAHEAD = 8;
+  const na = textA.tokens;
+  const nb = textB.tokens;
+  let i = 0;
+  let j = 0;
+  let total = 0;
+  let gapA = 0;
+  let gapB = 0;
+  while (i < na && j < nb) {
+    if (textA.sameToken(i, textB, j)) {
+      const startA = textA.starts[i]!;
+      const startB = textB.starts[j]!;
+      total += lcsOf(a, gapA, startA - gapA, b, gapB, startB - gapB, 0) + textA.ends[i]! - startA;
+      gapA = textA.ends[i]!;
+      gapB = textB.ends[j]!;
+      i++;
+      j++;
+      continue;
+    }
+    let skipA = -1;
+    let skipB = -1;
+    for (let d = 1; d <= LOOKAHEAD && skipA < 0 && skipB < 0; d++) {
+      if (i + d < na && textA.sameToken(i + d, textB, j)) skipA = d;
+      else if (j + d < nb && textA.sameToken(i, textB, j + d)) skipB = d;
+    }
+    if (skipA > 0) i += skipA;
+    else if (skipB > 0) j += skipB;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return total + lcsOf(a, gapA, textA.len - gapA, b, gapB, textB.len - gapB, 0);
+}
+
+/** Whether the two processed texts are equal. */
+function sameText(): boolean {
+  if (textA.len !== textB.len) return false;
+  for (let i = 0; i < textA.len; i++) if (textA.cps[i] !== textB.cps[i]) return false;
+  return true;
+}
+
 /** rapidfuzz.fuzz.WRatio of the two loaded texts, 0..100. */
 function wratio(): number {
   const len1 = textA.len;
   const len2 = textB.len;
   if (!len1 || !len2) return 0;
+  if (sameText()) return 100;
+  textA.tokenize();
+  textB.tokenize();
   assignIds();
   const a = textA.wide || textB.wide ? idsA : textA.cps;
   const b = textA.wide || textB.wide ? idsB : textB.cps;
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? len1 / len2 : len2 / len1;
-  let end = ratio(a, len1, b, len2, 0);
-  if (end === 100) return 100;
+  // WRatio is the maximum of its scorers, so they may run in any order: the token decomposition first, since the
+  // scores it gives without any LCS (a shared token, the set ratios) are cut-offs that narrow every LCS after it.
   decompose();
-  if (lenRatio < 1.5) return Math.max(end, tokenRatio(end / UNBASE_SCALE) * UNBASE_SCALE);
+  if (lenRatio < 1.5) {
+    const setScore = tokenSetRatioWithoutLcs();
+    let best = setScore * UNBASE_SCALE;
+    const end = ratio(a, len1, b, len2, best, len1 + len2 > 200 ? tokenMatchLowerBound(a, b) : 0);
+    if (end === 100 || setScore === 100) return Math.max(best, end);
+    best = Math.max(best, end);
+    return Math.max(best, tokenRatioWithLcs(best / UNBASE_SCALE) * UNBASE_SCALE);
+  }
   const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
-  end = Math.max(end, partialRatio(a, len1, b, len2, end / PARTIAL_SCALE) * PARTIAL_SCALE);
-  return Math.max(end, partialTokenRatio(end / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
+  // partial_token_ratio is 100 as soon as one token is shared.
+  let best = sectCount > 0 ? 100 * UNBASE_SCALE * PARTIAL_SCALE : 0;
+  const end = ratio(a, len1, b, len2, best);
+  if (end === 100) return 100;
+  best = Math.max(best, end);
+  best = Math.max(best, partialRatio(a, len1, b, len2, best / PARTIAL_SCALE) * PARTIAL_SCALE);
+  if (sectCount > 0) return best;
+  return Math.max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
 }
 
 /** The fuzzy_match score in [0, 1]. */

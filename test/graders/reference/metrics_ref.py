@@ -9,7 +9,8 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
   meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet (no corpus here)
   rouge_*      rouge_ref.py, a line-for-line transcription of Google's rouge-score 0.1.2 (not installable here)
 
-With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N` it instead times N passes of each metric over the pairs and prints grades per CPU-second as JSON.
+With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
+single calls, and prints grades per CPU-second (time.process_time) as JSON.
 """
 
 import json
@@ -66,8 +67,11 @@ def main():
     fns = metrics()
     if len(sys.argv) > 2 and sys.argv[1] == "--bench":
         passes = int(sys.argv[2])
+        only = sys.argv[3] if len(sys.argv) > 3 else None
         result = {}
         for name, fn in fns.items():
+            if only and name != only:
+                continue
             start = time.process_time()
             for _ in range(passes):
                 for p in pairs:
