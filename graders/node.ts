@@ -1,8 +1,11 @@
 /**
  * Node-only: the grader context the API and the runner use on Node. Chat and embeddings go to the
- * OpenAI-compatible endpoint the operator configures; python graders run in the warm bubblewrap pool, built
- * on first use so a server that never runs a python grader starts no interpreters.
+ * OpenAI-compatible endpoint the operator configures; cosine embeddings come instead from a local ONNX model when
+ * RFT_GRADER_EMBEDDINGS_ONNX_DIR names one (loaded here, so a bad folder fails at start-up); python graders run in
+ * the warm bubblewrap pool, built on first use so a server that never runs a python grader starts no interpreters.
  */
+import { basename } from "node:path";
+import { createOnnxEmbeddings } from "./embeddings/onnx.node.ts";
 import { openAICompatibleChat, openAICompatibleEmbeddings } from "./openai-compatible.ts";
 import type { GraderContext, PythonRunner } from "./ports.ts";
 import { createPythonSandbox, type PythonSandbox } from "./python/sandbox.node.ts";
@@ -12,6 +15,8 @@ export interface NodeGraderSettings {
   RFT_GRADER_BASE_URL?: string | undefined;
   RFT_GRADER_API_KEY?: string | undefined;
   RFT_EMBEDDING_MODEL?: string | undefined;
+  /** A Hugging Face style ONNX embedding model folder (model.onnx + tokenizer.json) for cosine, used over the endpoint. */
+  RFT_GRADER_EMBEDDINGS_ONNX_DIR?: string | undefined;
   RFT_PYTHON_GRADER_WORKERS?: number | undefined;
   /** Wall-clock limit per python grading (ms; default 30000; the CPU limit is 60% of it). */
   RFT_PYTHON_GRADER_TIMEOUT_MS?: number | undefined;
@@ -52,10 +57,19 @@ export async function createNodeGraderContext(settings: NodeGraderSettings = {})
         : {}),
     }),
   );
+  const onnxDir = settings.RFT_GRADER_EMBEDDINGS_ONNX_DIR;
+  const onnx = onnxDir ? await createOnnxEmbeddings(onnxDir) : null;
+  const embeddings = onnx ?? (endpoint ? openAICompatibleEmbeddings(endpoint) : null);
+  // The local model's name (metadata only) is its folder's, unless the operator names it.
+  const embeddingModel = settings.RFT_EMBEDDING_MODEL ?? (onnxDir ? basename(onnxDir) : undefined);
   return {
-    ...(endpoint ? { chat: openAICompatibleChat(endpoint), embeddings: openAICompatibleEmbeddings(endpoint) } : {}),
-    ...(settings.RFT_EMBEDDING_MODEL ? { embeddingModel: settings.RFT_EMBEDDING_MODEL } : {}),
+    ...(endpoint ? { chat: openAICompatibleChat(endpoint) } : {}),
+    ...(embeddings ? { embeddings } : {}),
+    ...(embeddingModel ? { embeddingModel } : {}),
     python,
-    close: () => python.close(),
+    close: async () => {
+      await python.close();
+      await onnx?.close();
+    },
   };
 }
