@@ -4,9 +4,19 @@
  * `backendFrom(env, dataDir)`, then `startWorkers`.
  */
 import { z } from "zod";
+import { findPython } from "../gpu-runner/supervisor/python.ts";
 import { createKubernetesBackend } from "./backends/kubernetes.ts";
 import { createLocalBackend } from "./backends/local.ts";
 import type { RunnerBackend } from "./backends/port.ts";
+
+function hasEnginePython(): boolean {
+  try {
+    findPython();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const int = (min: number) => z.coerce.number().int().min(min);
 /** `a=b,c=d` → `{a: "b", c: "d"}`. */
@@ -35,6 +45,11 @@ export const WorkersEnv = z
     RFT_HEARTBEAT_TIMEOUT_MS: int(1_000).default(60_000),
     RFT_RUN_START_TIMEOUT_MS: int(1_000).default(15 * 60_000),
     RFT_QUEUE_POLL_MS: int(10).default(500),
+    /**
+     * Local backend: supervisors kept started with their engine up, waiting for a run (cuts ~5 s of python and torch
+     * start from every run's start; each holds ~0.5 GB of memory while it waits). 0: every run starts cold.
+     */
+    RFT_LOCAL_WARM_RUNNERS: int(0).default(1),
     RFT_K8S_IMAGE: z.string().min(1).optional(),
     RFT_K8S_NAMESPACE: z.string().default("rft-runners"),
     RFT_K8S_API_SERVER: z.url().optional(),
@@ -78,7 +93,10 @@ export function parseWorkersEnv(source: Record<string, string | undefined>): Wor
 }
 
 export function backendFrom(env: WorkersEnv, dataDir: string): RunnerBackend {
-  if (env.RFT_RUNNER_BACKEND === "local") return createLocalBackend({ dataDir });
+  if (env.RFT_RUNNER_BACKEND === "local") {
+    // Without the engine's python a warm runner cannot help: every run would fail the same way, cold or warm.
+    return createLocalBackend({ dataDir, warmRunners: hasEnginePython() ? env.RFT_LOCAL_WARM_RUNNERS : 0 });
+  }
   return createKubernetesBackend({
     image: env.RFT_K8S_IMAGE!,
     namespace: env.RFT_K8S_NAMESPACE,

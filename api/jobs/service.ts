@@ -254,7 +254,8 @@ export async function pauseJob(deps: AppDeps, projectId: string, jobId: string):
     jobId,
     "paused",
     {
-      message: "Job paused by the user; training stops at the end of the current step and waits for resume",
+      message:
+        "Job paused by the user; training stops after the current step, saves a checkpoint and frees its machine until resumed",
     },
     { from: ["queued", "running"] },
   );

@@ -17,6 +17,7 @@ import {
   CheckpointRegisterResponse,
   CheckpointUploadsRequest,
   CheckpointUploadsResponse,
+  type RunnerEventIn,
   RunnerEventsRequest,
   RunnerEventsResponse,
   type RunnerFile,
@@ -62,6 +63,12 @@ export const checkpointPrefix = (projectId: string, jobId: string, step: number)
 export function fineTunedName(job: Pick<JobRow, "id" | "model" | "projectId" | "suffix">): string {
   return `ft:${baseOf(job.model)}:${job.projectId}:${job.suffix ?? ""}:${job.id.slice(-8)}`;
 }
+
+/** A heartbeat may carry the runner's buffered events and metrics: one request instead of two. */
+const HeartbeatRequest = RunnerHeartbeatRequest.extend({
+  events: RunnerEventsRequest.shape.events,
+  metrics: RunnerEventsRequest.shape.metrics,
+}).openapi("RunnerHeartbeatWithEventsRequest");
 
 const runEnded = () =>
   new ApiError(409, "This run has ended; a newer run (or none) owns the job now.", { code: "run_ended" });
@@ -162,6 +169,21 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
         );
         job = (await findRunJob(deps, run.jobId)) ?? job;
         if (!moved.ok && job.status !== "running") throw jobNotRunnable(job);
+      } else if (job.status === "paused" && run.status === "starting") {
+        // Paused between launch and start: this run ends before it takes a machine's time; resume launches anew.
+        const ended = await deps.db
+          .update(runs)
+          .set({ status: "ended", endedAt: nowS() })
+          .where(and(eq(runs.id, run.id), eq(runs.status, "starting")))
+          .returning({ id: runs.id });
+        if (ended.length) {
+          await addJobEvent(deps.db, job.id, {
+            level: "info",
+            message: "Runner not started: the job was paused before it began; resuming launches a new one",
+            data: { run_id: run.id, attempt: run.attempt },
+          });
+        }
+        throw jobNotRunnable(job);
       } else if (job.status !== "running" && job.status !== "paused") {
         throw jobNotRunnable(job);
       }
@@ -265,35 +287,8 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
       const job = c.get("job");
       if (run.status === "ended") throw runEnded();
       const { events, metrics } = c.req.valid("json");
-      const now = nowS();
-      const rows: (typeof jobEvents.$inferInsert)[] = events.map((e) => ({
-        id: newId(ID_PREFIX.event),
-        jobId: job.id,
-        level: e.level,
-        message: e.message,
-        type: e.type ?? "message",
-        data: e.data ?? null,
-        createdAt: Math.min(e.created_at ?? now, now),
-      }));
-      const sorted = [...metrics].sort((a, b) => a.step - b.step);
-      for (const m of sorted) {
-        rows.push({
-          id: newId(ID_PREFIX.event),
-          jobId: job.id,
-          level: "info",
-          message: metricsMessage(m, job.totalSteps),
-          type: "metrics",
-          data: metricsEventData(m, job.totalSteps),
-          createdAt: now,
-        });
-      }
-      const statements: unknown[] = [];
-      // Chunks keep each INSERT under SQLite's bound-parameter limit.
-      for (let i = 0; i < rows.length; i += 100)
-        statements.push(deps.db.insert(jobEvents).values(rows.slice(i, i + 100)));
-      const progress = progressPatch(job, sorted, now);
-      if (progress) statements.push(deps.db.update(jobs).set(progress).where(eq(jobs.id, job.id)));
-      if (statements.length) await deps.db.batch(statements);
+      const statements = eventStatements(deps, job, events, metrics);
+      if (statements.length) await deps.db.batch(statements as never);
       return c.json({ accepted: { events: events.length, metrics: metrics.length } }, 200);
     },
   );
@@ -305,17 +300,21 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
       path: "/v1/heartbeat",
       tags: ["runner"],
       summary: "Proof of life; the answer says continue, pause or cancel",
-      request: body(RunnerHeartbeatRequest),
+      request: body(HeartbeatRequest),
       responses: json(RunnerHeartbeatResponse, "What to do next"),
     }),
     async (c) => {
       const run = c.get("run");
       let job = c.get("job");
       if (run.status === "ended") return c.json({ action: "cancel" as const, job_status: job.status }, 200);
-      await deps.db
-        .update(runs)
-        .set({ heartbeatAt: nowS(), status: "running" })
-        .where(and(eq(runs.id, run.id), ne(runs.status, "ended")));
+      const { events, metrics } = c.req.valid("json");
+      await deps.db.batch([
+        ...eventStatements(deps, job, events, metrics),
+        deps.db
+          .update(runs)
+          .set({ heartbeatAt: nowS(), status: "running" })
+          .where(and(eq(runs.id, run.id), ne(runs.status, "ended"))),
+      ] as never);
       if (job.status === "queued") {
         // Resumed while this runner waited in place (paused): it simply goes on; the dispatch that the resume sent
         // finds this live run and launches nothing.
@@ -521,6 +520,43 @@ async function latestCheckpoint(deps: AppDeps, jobId: string) {
   return rows[0];
 }
 
+/** The statements that store a batch of a runner's events and step metrics and move the job's progress. */
+function eventStatements(
+  deps: AppDeps,
+  job: JobRow,
+  events: z.infer<typeof RunnerEventIn>[],
+  metrics: RunnerStepMetrics[],
+): unknown[] {
+  const now = nowS();
+  const rows: (typeof jobEvents.$inferInsert)[] = events.map((e) => ({
+    id: newId(ID_PREFIX.event),
+    jobId: job.id,
+    level: e.level,
+    message: e.message,
+    type: e.type ?? "message",
+    data: e.data ?? null,
+    createdAt: Math.min(e.created_at ?? now, now),
+  }));
+  const sorted = [...metrics].sort((a, b) => a.step - b.step);
+  for (const m of sorted) {
+    rows.push({
+      id: newId(ID_PREFIX.event),
+      jobId: job.id,
+      level: "info",
+      message: metricsMessage(m, job.totalSteps),
+      type: "metrics",
+      data: metricsEventData(m, job.totalSteps),
+      createdAt: now,
+    });
+  }
+  const statements: unknown[] = [];
+  // Chunks keep each INSERT under SQLite's bound-parameter limit.
+  for (let i = 0; i < rows.length; i += 100) statements.push(deps.db.insert(jobEvents).values(rows.slice(i, i + 100)));
+  const progress = progressPatch(job, sorted, now);
+  if (progress) statements.push(deps.db.update(jobs).set(progress).where(eq(jobs.id, job.id)));
+  return statements;
+}
+
 // ---- the final status ---------------------------------------------------------------------------------------------------
 
 async function applyFinalStatus(deps: AppDeps, run: RunRow, job: JobRow, req: z.infer<typeof RunnerStatusRequest>) {
@@ -591,13 +627,38 @@ async function applyFinalStatus(deps: AppDeps, run: RunRow, job: JobRow, req: z.
       );
       return;
     }
-    case "paused":
-      await addJobEvent(deps.db, job.id, {
-        level: "info",
-        message: `Runner stopped while the job is paused${req.step !== undefined ? ` (after step ${req.step})` : ""}; resuming starts a new run from the last checkpoint`,
-        data,
-      });
+    case "paused": {
+      // The job as it is now: it may have been resumed (or cancelled) while the runner saved its checkpoint.
+      const now = (await findRunJob(deps, job.id)) ?? job;
+      const after = req.step !== undefined ? ` after step ${req.step}` : "";
+      if (now.status === "paused") {
+        await addJobEvent(deps.db, job.id, {
+          level: "info",
+          message: `Runner stopped${after} and freed its machine; the job is paused and resuming starts a new run from the last checkpoint`,
+          data,
+        });
+        return;
+      }
+      if (now.status !== "running" && now.status !== "queued") return;
+      // Resumed before this runner stopped: a new run picks up from the checkpoint it just saved. The heartbeat may
+      // have moved the job back to running for this run, which is now ended: queue it again.
+      const requeued =
+        now.status === "queued" ||
+        (
+          await transition(
+            deps.db,
+            job.id,
+            "queued",
+            {
+              message: `Runner stopped${after} for the pause; the job was resumed meanwhile, so a new run continues`,
+              data,
+            },
+            { from: ["running"] },
+          )
+        ).ok;
+      if (requeued) await deps.queue.send({ kind: "dispatch", jobId: job.id });
       return;
+    }
     case "cancelled":
       if (job.status !== "cancelled") {
         await addJobEvent(deps.db, job.id, {

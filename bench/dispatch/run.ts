@@ -5,7 +5,9 @@
  *     starts its first `sample` (the loop's start event: engine initialised, baseline evaluation begins), through
  *     the whole chain: queue → validation → dispatch → local backend → remote-main.ts → spec → downloads → engine.
  *     Baseline: the same supervisor in folder mode (`main.ts --spec`, local files, no API, no queue), from spawn to
- *     the same event. The ratio is what the control plane costs before training starts.
+ *     the same event. The ratio is what the control plane costs before training starts. Measured twice: with the
+ *     local backend's default of one warm runner (a supervisor with its engine up, waiting; the clock starts once
+ *     it is up, as on an API that has been running a while) and with cold starts (`warmRunners: 0`).
  *  2. API overhead per step: what the loop does through its RunnerIO each step (heartbeat, a few events, one
  *     metrics record, flushed) over HTTP against the real API, vs the folder RunnerIO writing files. Printed
  *     as ms per step and as a share of a real CPU step of the tiny model (measured in part 1).
@@ -22,7 +24,7 @@ import { HttpRunnerIO, RunnerClient } from "../../gpu-runner/supervisor/http-io.
 import { findPython, REPO_ROOT } from "../../gpu-runner/supervisor/python.ts";
 import { FolderRunnerIO, type RunnerIO, type StepMetrics } from "../../gpu-runner/supervisor/runner-io.ts";
 import { jobRow, seedJob, startRunnerServer, waitFor } from "../../test/runner/harness.ts";
-import { tinyFixture } from "../../test/supervisor/fixture.ts";
+import { type TinyFixture, tinyFixture } from "../../test/supervisor/fixture.ts";
 import { createLocalBackend } from "../../workers/backends/local.ts";
 import { createDispatcher } from "../../workers/dispatcher.ts";
 import { startWorkers } from "../../workers/node.ts";
@@ -45,26 +47,32 @@ const HP = {
 };
 const isStart = (m: string) => / run (started|resumed from step \d+): /.test(m);
 
-async function timeToFirstSample(): Promise<{ api: number[]; folder: number[]; stepSeconds: number }> {
-  const fx = await tinyFixture();
+/** `n` jobs through the API with the local backend keeping `warmRunners` runners warm; seconds to the first sample. */
+async function viaApi(
+  fx: TinyFixture,
+  warmRunners: number,
+  n: number,
+  label: string,
+): Promise<{ times: number[]; stepSeconds: number }> {
   const server = await startRunnerServer();
+  const backend = createLocalBackend({
+    dataDir: server.dataDir,
+    env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32" },
+    stopRunsOnClose: true,
+    warmRunners,
+  });
   const workers = startWorkers(server.deps, {
     queue: server.queue,
     apiBaseUrl: server.origin,
     dataDir: server.dataDir,
-    backend: createLocalBackend({
-      dataDir: server.dataDir,
-      env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32" },
-      stopRunsOnClose: true,
-    }),
+    backend,
     pollMs: 500,
     log: () => {},
   });
-  const api: number[] = [];
-  const folder: number[] = [];
+  const times: number[] = [];
   let stepSeconds = 0;
   try {
-    for (let i = 0; i < (quick ? 1 : 3); i++) {
+    for (let i = 0; i < n; i++) {
       const seeded = await seedJob(server.deps, {
         status: "validating_files",
         model: "tiny-arith",
@@ -74,6 +82,8 @@ async function timeToFirstSample(): Promise<{ api: number[]; folder: number[]; s
         totalSteps: 2,
         resolved: { ...HP, total_steps: 2 },
       });
+      // An API that has been up a while: its warm runner (if any) has its engine up.
+      await backend.whenWarm();
       const t0 = performance.now();
       await server.queue.send({ kind: "validate", jobId: seeded.jobId });
       const marks: Record<string, number> = {};
@@ -96,9 +106,9 @@ async function timeToFirstSample(): Promise<{ api: number[]; folder: number[]; s
         "the first sample",
         10,
       );
-      api.push(marks["first sample"]! / 1000);
+      times.push(marks["first sample"]! / 1000);
       console.log(
-        `  via the API, run ${i + 1}: ${Object.entries(marks)
+        `  via the API (${label}), run ${i + 1}: ${Object.entries(marks)
           .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
           .join(", ")}`,
       );
@@ -111,54 +121,60 @@ async function timeToFirstSample(): Promise<{ api: number[]; folder: number[]; s
         .map((e) => (e.data as { timing: { step: { full_iteration?: number } } }).timing.step.full_iteration ?? 0);
       if (done.status === "succeeded" && metrics.length)
         stepSeconds = metrics.reduce((a, b) => a + b, 0) / metrics.length;
-
-      // Baseline: folder mode on the same files, same hyperparameters, from spawn to the same event.
-      const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-folder-"));
-      writeFileSync(path.join(dir, "train.jsonl"), lines(fx.train, 4));
-      writeFileSync(path.join(dir, "valid.jsonl"), lines(fx.valid, 4));
-      const spec = {
-        model: fx.model,
-        training_file: "train.jsonl",
-        validation_file: "valid.jsonl",
-        grader: {
-          type: "string_check",
-          name: "exact",
-          input: "{{sample.output_text}}",
-          reference: "{{item.answer}}",
-          operation: "eq",
-        },
-        method: { type: "reinforcement", hyperparameters: HP },
-        output_dir: "out",
-        runtime: { device: "cpu", dtype: "float32" },
-      };
-      writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec));
-      const f0 = performance.now();
-      const child = spawn(
-        path.join(REPO_ROOT, "node_modules/.bin/tsx"),
-        [path.join(REPO_ROOT, "gpu-runner/supervisor/main.ts"), "--spec", path.join(dir, "spec.json")],
-        {
-          stdio: ["ignore", "ignore", "pipe"],
-        },
-      );
-      const seen = await new Promise<number>((resolve, reject) => {
-        let buf = "";
-        child.stderr.on("data", (d: Buffer) => {
-          buf += d.toString();
-          if (buf.split("\n").some(isStart)) resolve(performance.now() - f0);
-        });
-        child.on("exit", () => reject(new Error(`folder-mode supervisor exited before starting:\n${buf}`)));
-      });
-      folder.push(seen / 1000);
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-      rmSync(dir, { recursive: true, force: true });
-      console.log(`  folder mode, run ${i + 1}: first sample ${(seen / 1000).toFixed(2)} s`);
     }
   } finally {
     await workers.stop();
     await server.stop();
   }
-  return { api, folder, stepSeconds };
+  return { times, stepSeconds };
+}
+
+/** Baseline: folder mode on the same files, same hyperparameters, from spawn to the same event. */
+async function folderMode(fx: TinyFixture, n: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-folder-"));
+    writeFileSync(path.join(dir, "train.jsonl"), lines(fx.train, 4));
+    writeFileSync(path.join(dir, "valid.jsonl"), lines(fx.valid, 4));
+    const spec = {
+      model: fx.model,
+      training_file: "train.jsonl",
+      validation_file: "valid.jsonl",
+      grader: {
+        type: "string_check",
+        name: "exact",
+        input: "{{sample.output_text}}",
+        reference: "{{item.answer}}",
+        operation: "eq",
+      },
+      method: { type: "reinforcement", hyperparameters: HP },
+      output_dir: "out",
+      runtime: { device: "cpu", dtype: "float32" },
+    };
+    writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec));
+    const f0 = performance.now();
+    const child = spawn(
+      path.join(REPO_ROOT, "node_modules/.bin/tsx"),
+      [path.join(REPO_ROOT, "gpu-runner/supervisor/main.ts"), "--spec", path.join(dir, "spec.json")],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    const seen = await new Promise<number>((resolve, reject) => {
+      let buf = "";
+      child.stderr.on("data", (d: Buffer) => {
+        buf += d.toString();
+        if (buf.split("\n").some(isStart)) resolve(performance.now() - f0);
+      });
+      child.on("exit", () => reject(new Error(`folder-mode supervisor exited before starting:\n${buf}`)));
+    });
+    times.push(seen / 1000);
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`  folder mode, run ${i + 1}: first sample ${(seen / 1000).toFixed(2)} s`);
+  }
+  return times;
 }
 
 /** One step's reporting as the loop does it: heartbeat, two events, one metrics record; then everything flushed. */
@@ -228,11 +244,22 @@ async function main() {
   let stepSeconds = 0;
   try {
     findPython();
-    const r = await timeToFirstSample();
-    stepSeconds = r.stepSeconds;
-    console.log(
-      `time to first sample: via the API ${median(r.api).toFixed(2)} s, folder mode ${median(r.folder).toFixed(2)} s (baseline); ratio ${(median(r.api) / median(r.folder)).toFixed(2)}x, control-plane cost ${(median(r.api) - median(r.folder)).toFixed(2)} s`,
-    );
+    const fx = await tinyFixture();
+    const n = quick ? 1 : 3;
+    const warm = await viaApi(fx, 1, n, "one warm runner, the default");
+    const cold = await viaApi(fx, 0, n, "cold start");
+    const folder = await folderMode(fx, n);
+    stepSeconds = warm.stepSeconds || cold.stepSeconds;
+    const f = median(folder);
+    for (const [name, r] of [
+      ["warm runner", warm],
+      ["cold start", cold],
+    ] as const) {
+      const t = median(r.times);
+      console.log(
+        `time to first sample, ${name}: via the API ${t.toFixed(2)} s, folder mode ${f.toFixed(2)} s (baseline); ratio ${(t / f).toFixed(2)}x`,
+      );
+    }
   } catch (err) {
     console.log(`  skipped: ${(err as Error).message.split("\n")[0]}`);
   }

@@ -194,6 +194,11 @@ export class EngineClient {
     return this.child.pid;
   }
 
+  /** False once the engine died, was killed or timed out: a warm engine that did so must be replaced. */
+  get alive(): boolean {
+    return this.dead === undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** The last stderr lines seen so far. */
   stderr(): string[] {
     return [...this.stderrTail];

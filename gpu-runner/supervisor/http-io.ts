@@ -1,10 +1,10 @@
 /**
  * The runner protocol, runner side: `RunnerClient` speaks HTTP to the control plane (`<api>/runner/v1/...`) with a
  * job-scoped bearer token, retrying 5xx, 408, 429 and connection errors with exponential backoff; `HttpRunnerIO`
- * is the `RunnerIO` the loop reports through: events and metrics are batched (flushed every `flushMs`, at
- * `maxBatch`, and before every heartbeat, checkpoint and final status), a keep-alive heartbeat runs between the
- * loop's own (a long step must not look like a dead run), and checkpoints are uploaded through the URLs the API
- * hands out, then registered.
+ * is the `RunnerIO` the loop reports through: events and metrics are buffered and ride on the heartbeat (or a
+ * timed flush, and one before every checkpoint and the final status), the loop never waits on the network while
+ * the answer is `continue`, a keep-alive heartbeat runs between the loop's own (a long step must not look like a
+ * dead run), and checkpoints are uploaded through the URLs the API hands out, then registered.
  *
  * Every answer is checked with zod: the runner ships without the API's code, so the shapes it relies on are here.
  */
@@ -257,17 +257,26 @@ export interface HttpRunnerIOOptions {
    */
   pruneOlderLocalCheckpoints?: boolean;
   /**
-   * The loop heartbeats after every step; a step that ends within this long of the last answered heartbeat reuses
-   * its `continue` instead of waiting on the network (events and metrics still go out on the flush timer). Cancel
-   * and pause then land within this gap plus one step. Default 1 s.
+   * The loop heartbeats after every step. While the last answer was `continue`, the loop never waits on the
+   * network: it gets `continue` at once, and when this long has passed since the last answer a heartbeat goes out
+   * in the background, carrying the buffered events and metrics. Cancel and pause then land within this gap plus
+   * one step. Default 1 s; 0 waits for an answer at every heartbeat.
    */
   minHeartbeatGapMs?: number;
 }
 
+/**
+ * The HTTP RunnerIO. Events and metrics are buffered and leave in few requests: on the heartbeat (which carries
+ * them), on a timer (`flushMs`) when no heartbeat went out meanwhile, at `maxBatch`, and before every checkpoint
+ * and the final status; `close()` sends what is left. Until the first step's metrics every event is sent at once,
+ * so a user watching a job start sees it start. Every send goes through one queue, so the API stores events and
+ * metrics in the order they were made; a send that fails keeps its batch buffered for the next (nothing is lost).
+ */
 export class HttpRunnerIO implements RunnerIO {
   private events: RunEvent[] = [];
   private metricsQueue: StepMetrics[] = [];
-  private flushing: Promise<void> = Promise.resolve();
+  private sending: Promise<unknown> = Promise.resolve();
+  private beating: Promise<ControlAction> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private keepalive: NodeJS.Timeout | null = null;
   private step = 0;
@@ -275,10 +284,12 @@ export class HttpRunnerIO implements RunnerIO {
   private status: "starting" | "running" | "paused" = "starting";
   /** Set when the API says this run has ended (the reaper gave the job to a newer run): stop at once. */
   private superseded = false;
+  /** Steps have started reporting: from now on events are batched. */
+  private stepping = false;
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private lastAction: ControlAction = "continue";
-  private lastHeartbeatAt = 0;
+  private lastHeartbeatAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly client: RunnerClient,
@@ -294,7 +305,7 @@ export class HttpRunnerIO implements RunnerIO {
     if (this.keepalive) return;
     const every = this.options.heartbeatIntervalMs ?? 10_000;
     this.keepalive = setInterval(() => {
-      this.sendHeartbeat().catch(() => {});
+      this.beat().catch(() => {});
     }, every);
     this.keepalive.unref();
   }
@@ -308,11 +319,13 @@ export class HttpRunnerIO implements RunnerIO {
   async emit(events: RunEvent[]): Promise<void> {
     const now = Math.floor(Date.now() / 1000);
     for (const e of events) this.events.push({ created_at: now, ...e });
-    this.scheduleFlush();
+    if (this.stepping) this.scheduleFlush();
+    else this.flush().catch(() => {});
   }
 
   async metrics(step: StepMetrics): Promise<void> {
     this.step = Math.max(this.step, step.step);
+    if (step.step > 0) this.stepping = true;
     this.metricsQueue.push(step);
     this.scheduleFlush();
   }
@@ -326,15 +339,11 @@ export class HttpRunnerIO implements RunnerIO {
     this.totalSteps = progress.totalSteps;
     this.status = progress.status;
     const gap = this.options.minHeartbeatGapMs ?? 1_000;
-    if (
-      progress.status === "running" &&
-      this.lastAction === "continue" &&
-      performance.now() - this.lastHeartbeatAt < gap
-    ) {
+    if (gap > 0 && progress.status === "running" && this.lastAction === "continue" && !this.superseded) {
+      if (performance.now() - this.lastHeartbeatAt >= gap) this.beat().catch(() => {});
       return "continue";
     }
-    await this.flush();
-    return this.sendHeartbeat();
+    return this.beat();
   }
 
   async checkpoint(registered: RegisteredCheckpoint): Promise<void> {
@@ -394,12 +403,14 @@ export class HttpRunnerIO implements RunnerIO {
     await this.flush().catch(() => {});
     this.stopTimers();
     // The final status matters most: retried for up to 15 minutes (an API restart must not lose it).
-    await this.client.call(
-      "POST",
-      "/status",
-      StatusAnswer,
-      { status, step: this.step, ...(message !== undefined ? { error: message.slice(-16_000) } : {}) },
-      { deadlineMs: 15 * 60_000 },
+    await this.serial(() =>
+      this.client.call(
+        "POST",
+        "/status",
+        StatusAnswer,
+        { status, step: this.step, ...(message !== undefined ? { error: message.slice(-16_000) } : {}) },
+        { deadlineMs: 15 * 60_000 },
+      ),
     );
   }
 
@@ -409,17 +420,18 @@ export class HttpRunnerIO implements RunnerIO {
     await this.flush().catch(() => {});
   }
 
-  /** Sends what is buffered; on failure the batch stays buffered for the next flush (nothing is dropped). */
+  /** Sends what is buffered; on failure the batch stays buffered for the next send (nothing is dropped). */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    return this.serial(async () => {
       while (this.events.length || this.metricsQueue.length) {
         if (this.superseded) {
           this.events = [];
           this.metricsQueue = [];
           return;
         }
-        const events = this.events.slice(0, this.maxBatch);
-        const metrics = this.metricsQueue.slice(0, this.maxBatch);
+        const { events, metrics } = this.batch();
         try {
           await this.client.call("POST", "/events", Ack, { events, metrics });
         } catch (err) {
@@ -429,13 +441,25 @@ export class HttpRunnerIO implements RunnerIO {
           }
           throw err;
         }
-        this.events.splice(0, events.length);
-        this.metricsQueue.splice(0, metrics.length);
+        this.sent(events, metrics);
       }
     });
-    const result = this.flushing;
-    this.flushing = this.flushing.catch(() => {});
-    return result;
+  }
+
+  /** Runs `task` after every send before it: the API sees events and metrics in the order they were made. */
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.sending.then(task);
+    this.sending = run.catch(() => {});
+    return run;
+  }
+
+  private batch(): { events: RunEvent[]; metrics: StepMetrics[] } {
+    return { events: this.events.slice(0, this.maxBatch), metrics: this.metricsQueue.slice(0, this.maxBatch) };
+  }
+
+  private sent(events: RunEvent[], metrics: StepMetrics[]): void {
+    this.events.splice(0, events.length);
+    this.metricsQueue.splice(0, metrics.length);
   }
 
   private scheduleFlush(): void {
@@ -451,16 +475,27 @@ export class HttpRunnerIO implements RunnerIO {
     this.flushTimer.unref();
   }
 
-  private async sendHeartbeat(): Promise<ControlAction> {
-    if (this.superseded) return "cancel";
-    const answer = await this.client.call("POST", "/heartbeat", HeartbeatAnswer, {
-      step: this.step,
-      total_steps: this.totalSteps,
-      status: this.status,
+  /** One heartbeat at a time, carrying what is buffered; a call while one is on its way joins it. */
+  private beat(): Promise<ControlAction> {
+    this.beating ??= this.serial(async (): Promise<ControlAction> => {
+      if (this.superseded) return "cancel";
+      const { events, metrics } = this.batch();
+      const answer = await this.client.call("POST", "/heartbeat", HeartbeatAnswer, {
+        step: this.step,
+        total_steps: this.totalSteps,
+        status: this.status,
+        ...(events.length ? { events } : {}),
+        ...(metrics.length ? { metrics } : {}),
+      });
+      this.sent(events, metrics);
+      this.lastAction = answer.action;
+      this.lastHeartbeatAt = performance.now();
+      return answer.action;
+    }).finally(() => {
+      this.beating = null;
+      if (this.events.length || this.metricsQueue.length) this.scheduleFlush();
     });
-    this.lastAction = answer.action;
-    this.lastHeartbeatAt = performance.now();
-    return answer.action;
+    return this.beating;
   }
 
   private stopTimers(): void {

@@ -12,7 +12,7 @@ import { EngineClient, type EngineClientOptions, EngineOpError } from "./engine-
 import type { InitResult } from "./engine-schemas.ts";
 import { lockOutputDir } from "./lock.ts";
 import { type RewardFn, rewardFnFor } from "./reward.ts";
-import type { FinalStatus, RunEvent, RunnerIO, StepMetrics } from "./runner-io.ts";
+import type { ControlAction, FinalStatus, RunEvent, RunnerIO, StepMetrics } from "./runner-io.ts";
 import type { RunSpec } from "./spec.ts";
 import {
   type Engine,
@@ -153,12 +153,52 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
       });
     }
 
+    /** Saves a checkpoint of the step just finished and registers it (the interval, the last step, a pause). */
+    const checkpoint = async (metrics: Partial<StepMetrics>, last: boolean) => {
+      const state: SupervisorState = {
+        version: 1,
+        step,
+        total_steps: totalSteps,
+        method: spec.method.type,
+        data: dataKey,
+        consecutive_nan_steps: consecutiveNan,
+        saved_at: Math.floor(Date.now() / 1000),
+      };
+      const onnx = spec.runtime.export_onnx === "every" || (spec.runtime.export_onnx === "final" && last);
+      const saved = await saveCheckpoint(engine!, spec.output_dir, state, {
+        merged: spec.runtime.save_merged || last,
+        onnx,
+      });
+      await io.checkpoint({ step, path: saved.path, files: saved.files, metrics });
+      await io.emit([{ level: "info", message: `step ${step}: checkpoint saved to ${saved.path}` }]);
+      savedStep = step;
+      const keep = spec.runtime.keep_checkpoints;
+      if (keep !== null) await pruneCheckpoints(spec.output_dir, keep);
+    };
+    let savedStep = latest?.state.step ?? 0;
+    let lastMetrics: Partial<StepMetrics> = {};
+
     const source = new BatchSource(trainIndex, plan, hp.seed);
     const loopStart = performance.now();
     const firstStep = step;
     let stoppedEarly = false;
     while (step < totalSteps && !stoppedEarly) {
-      const action = await waitWhilePaused(io, step, totalSteps, spec.runtime.pause_poll_ms);
+      let action = await io.heartbeat({ step, totalSteps, status: "running" });
+      if (action === "pause" && spec.runtime.on_pause === "exit") {
+        // Checkpoint what the machine holds that the store does not, then give the machine back.
+        const saved = step > savedStep;
+        if (saved) await checkpoint(lastMetrics, false);
+        const at =
+          step === 0
+            ? "before the first step; resuming starts from the beginning"
+            : `after step ${step} of ${totalSteps}${saved ? ` (checkpoint saved at step ${step})` : ` (its checkpoint was already saved)`}; resuming continues at step ${step + 1}`;
+        await io.emit([
+          { level: "info", message: `paused ${at}; the runner stops and frees its machine`, data: { step } },
+        ]);
+        await io.finish("paused");
+        return { status: "paused", step, totalSteps };
+      }
+      if (action === "pause") action = await waitWhilePaused(io, step, totalSteps, spec.runtime.pause_poll_ms);
       if (action === "cancel") {
         await io.emit([{ level: "info", message: `cancelled after step ${step} of ${totalSteps}` }]);
         await io.finish("cancelled");
@@ -238,26 +278,8 @@ export async function runJob(spec: RunSpec, deps: RunDeps): Promise<RunResult> {
       await io.emit(events);
       await io.metrics(metrics);
 
-      if ((hp.checkpoint_interval > 0 && step % hp.checkpoint_interval === 0) || last) {
-        const state: SupervisorState = {
-          version: 1,
-          step,
-          total_steps: totalSteps,
-          method: spec.method.type,
-          data: dataKey,
-          consecutive_nan_steps: consecutiveNan,
-          saved_at: Math.floor(Date.now() / 1000),
-        };
-        const onnx = spec.runtime.export_onnx === "every" || (spec.runtime.export_onnx === "final" && last);
-        const saved = await saveCheckpoint(engine, spec.output_dir, state, {
-          merged: spec.runtime.save_merged || last,
-          onnx,
-        });
-        await io.checkpoint({ step, path: saved.path, files: saved.files, metrics });
-        await io.emit([{ level: "info", message: `step ${step}: checkpoint saved to ${saved.path}` }]);
-        const keep = spec.runtime.keep_checkpoints;
-        if (keep !== null) await pruneCheckpoints(spec.output_dir, keep);
-      }
+      lastMetrics = metrics;
+      if ((hp.checkpoint_interval > 0 && step % hp.checkpoint_interval === 0) || last) await checkpoint(metrics, last);
       stopBeating();
     }
 
@@ -321,15 +343,14 @@ function heartbeatDuring(
   return () => clearInterval(timer);
 }
 
-/** Heartbeats until the answer is not 'pause'; reports the pause and the resumption as events. */
+/** Waits in place, heartbeating, until the answer is not 'pause'; reports the pause and the resumption as events. */
 async function waitWhilePaused(
   io: RunnerIO,
   step: number,
   totalSteps: number,
   pollMs: number,
 ): Promise<"continue" | "cancel"> {
-  let action = await io.heartbeat({ step, totalSteps, status: "running" });
-  if (action !== "pause") return action;
+  let action: ControlAction = "pause";
   await io.emit([{ level: "info", message: `paused after step ${step}` }]);
   while (action === "pause") {
     await sleep(pollMs);

@@ -3,6 +3,7 @@
  *
  *   RFT_API_URL=http://api:8787 RFT_RUN_TOKEN=rft-run-… npx tsx gpu-runner/supervisor/remote-main.ts
  *   npx tsx gpu-runner/supervisor/remote-main.ts --api http://api:8787 --token rft-run-… [--work-dir D] [--cache-dir C]
+ *   node --import tsx gpu-runner/supervisor/remote-main.ts --warm        (started by the local backend, see below)
  *
  * Fetches its spec over the runner protocol, downloads the files (streamed to disk; base models into a cache keyed
  * by their object keys and sizes, shared by runs on the same machine), puts the resume checkpoint where the loop
@@ -11,19 +12,39 @@
  * last stderr lines. A failure that is not the job's fault (the API or the store unreachable) exits without a final
  * status, so the reaper gives the job to a new run.
  *
- * Exit code: 0 succeeded, cancelled or nothing to run; 1 failed; 2 bad usage; 3 infrastructure trouble (requeue).
+ * The trainer engine starts first, beside the spec fetch and the downloads (`early-engine.ts`), so the python and
+ * torch imports are paid while the network works. With `--warm` the runner starts its engine and then waits for a
+ * run on its IPC channel (`{type: "run", api_url, token, work_dir, cache_dir?}`, never on the command line, where
+ * `ps` shows it); it tells its parent `{type: "listening"}` at once and `{type: "ready"}` once the engine is up, and
+ * exits if the parent goes away before handing it a run. Once it has its run it cuts the channel and lives on its
+ * own, like a cold runner.
+ *
+ * Exit code: 0 succeeded, cancelled, paused or nothing to run; 1 failed; 2 bad usage; 3 infrastructure trouble
+ * (requeue); 4 a warm runner whose engine could not start (the local backend then starts runners cold).
  */
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { z } from "zod";
 import { STATE_FILE } from "./checkpoints.ts";
+import { EarlyEngine } from "./early-engine.ts";
 import { HttpRunnerIO, type RemoteFile, type RemoteSpec, RunnerClient, RunnerHttpError } from "./http-io.ts";
 import { runJob } from "./loop.ts";
 import { parseSpec, type RunSpec } from "./spec.ts";
 
 const log = (line: string) => process.stderr.write(`[runner ${new Date().toISOString()}] ${line}\n`);
+
+/** What the local backend sends a warm runner: its run. */
+const Assignment = z.object({
+  type: z.literal("run"),
+  api_url: z.string().min(1),
+  token: z.string().min(1),
+  work_dir: z.string().min(1),
+  cache_dir: z.string().min(1).optional(),
+});
+type Assignment = z.infer<typeof Assignment>;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -32,21 +53,98 @@ async function main(): Promise<number> {
       token: { type: "string" },
       "work-dir": { type: "string" },
       "cache-dir": { type: "string" },
+      warm: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
-  const apiUrl = values.api ?? process.env.RFT_API_URL;
-  const token = values.token ?? process.env.RFT_RUN_TOKEN;
-  if (values.help || !apiUrl || !token) {
+  let apiUrl = values.api ?? process.env.RFT_API_URL;
+  let token = values.token ?? process.env.RFT_RUN_TOKEN;
+  if (values.help || (!values.warm && (!apiUrl || !token))) {
     process.stderr.write(
-      "usage: remote-main.ts --api URL --token TOKEN [--work-dir DIR] [--cache-dir DIR]  (or RFT_API_URL, RFT_RUN_TOKEN)\n",
+      "usage: remote-main.ts --api URL --token TOKEN [--work-dir DIR] [--cache-dir DIR]  (or RFT_API_URL, RFT_RUN_TOKEN)\n" +
+        "       remote-main.ts --warm   (the run arrives on the IPC channel)\n",
     );
     return values.help ? 0 : 2;
   }
-  const workDir = path.resolve(values["work-dir"] ?? process.env.RFT_WORK_DIR ?? "rft-run");
-  const cacheDir = path.resolve(values["cache-dir"] ?? process.env.RFT_CACHE_DIR ?? path.join(workDir, "cache"));
+  const early = new EarlyEngine();
+  let workDirArg = values["work-dir"] ?? process.env.RFT_WORK_DIR;
+  let cacheDirArg = values["cache-dir"] ?? process.env.RFT_CACHE_DIR;
+  if (values.warm) {
+    const assignment = await waitForRun(early);
+    if (assignment === "engine_failed") return 4;
+    if (!assignment) {
+      await early.dispose();
+      return 0;
+    }
+    apiUrl = assignment.api_url;
+    token = assignment.token;
+    workDirArg = assignment.work_dir;
+    cacheDirArg = assignment.cache_dir ?? cacheDirArg;
+  }
+  const workDir = path.resolve(workDirArg ?? "rft-run");
+  const cacheDir = path.resolve(cacheDirArg ?? path.join(workDir, "cache"));
   mkdirSync(workDir, { recursive: true });
+  const engineLog = path.join(workDir, "engine.log");
+  const tail: string[] = [];
+  early.attach((line) => {
+    appendFileSync(engineLog, `${line}\n`);
+    tail.push(line);
+    if (tail.length > 30) tail.shift();
+  });
+  try {
+    return await runAssigned(apiUrl!, token!, workDir, cacheDir, early, tail);
+  } finally {
+    await early.dispose();
+  }
+}
 
+/**
+ * A warm runner's wait: tells the parent when the engine is up, then resolves with the run it is handed, `null`
+ * when the parent went away first (nothing to do), or `engine_failed` when the engine could not start.
+ */
+async function waitForRun(early: EarlyEngine): Promise<Assignment | null | "engine_failed"> {
+  if (!process.send) {
+    log("--warm needs an IPC channel to its parent (the local backend starts warm runners)");
+    return null;
+  }
+  return new Promise((resolve) => {
+    const done = (value: Assignment | null | "engine_failed") => {
+      process.off("message", onMessage);
+      if (process.connected) process.disconnect();
+      resolve(value);
+    };
+    const onMessage = (message: unknown) => {
+      const parsed = Assignment.safeParse(message);
+      if (!parsed.success) {
+        log(`warm runner: ignoring a message that is not a run: ${parsed.error.issues[0]?.message}`);
+        return;
+      }
+      log(`warm runner: got a run, work folder ${parsed.data.work_dir}`);
+      done(parsed.data);
+    };
+    process.on("message", onMessage);
+    process.once("disconnect", () => resolve(null));
+    process.send?.({ type: "listening" });
+    early.ready().then((ok) => {
+      if (!ok) {
+        log("warm runner: the trainer engine could not start; exiting");
+        done("engine_failed");
+        return;
+      }
+      log("warm runner: engine ready, waiting for a run");
+      if (process.connected) process.send?.({ type: "ready" });
+    });
+  });
+}
+
+async function runAssigned(
+  apiUrl: string,
+  token: string,
+  workDir: string,
+  cacheDir: string,
+  early: EarlyEngine,
+  tail: string[],
+): Promise<number> {
   const client = new RunnerClient({ apiUrl, token, log });
   let spec: RemoteSpec;
   try {
@@ -61,8 +159,6 @@ async function main(): Promise<number> {
   }
   log(`job ${spec.job.id}, run ${spec.run.id} (attempt ${spec.run.attempt}/${spec.run.max_attempts})`);
 
-  const engineLog = path.join(workDir, "engine.log");
-  const tail: string[] = [];
   const io = new HttpRunnerIO(client, {
     heartbeatIntervalMs: spec.heartbeat_interval_ms,
     pruneOlderLocalCheckpoints: true,
@@ -85,16 +181,7 @@ async function main(): Promise<number> {
     return 3;
   }
 
-  const result = await runJob(runSpec, {
-    io,
-    engine: {
-      onStderr: (line) => {
-        appendFileSync(engineLog, `${line}\n`);
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-      },
-    },
-  });
+  const result = await runJob(runSpec, { io, startEngine: () => early.take() });
   await io.close();
   log(`${result.status} at step ${result.step}/${result.totalSteps}${result.error ? `: ${result.error}` : ""}`);
   return result.status === "failed" ? 1 : 0;
@@ -154,10 +241,11 @@ async function prepare(
 
 /**
  * Runtime settings an operator may set on the runner's machine (`RFT_DEVICE=cuda`, `RFT_DTYPE=bfloat16`). A job's
- * final checkpoint carries an ONNX export unless `RFT_EXPORT_ONNX` says `never` (or `every`).
+ * final checkpoint carries an ONNX export unless `RFT_EXPORT_ONNX` says `never` (or `every`). A pause saves a
+ * checkpoint and ends the run, so a paused job holds no machine; resume starts a new run from that checkpoint.
  */
 function runtimeFromEnv(): Record<string, unknown> {
-  const out: Record<string, unknown> = { export_onnx: process.env.RFT_EXPORT_ONNX ?? "final" };
+  const out: Record<string, unknown> = { export_onnx: process.env.RFT_EXPORT_ONNX ?? "final", on_pause: "exit" };
   if (process.env.RFT_DEVICE) out.device = process.env.RFT_DEVICE;
   if (process.env.RFT_DTYPE) out.dtype = process.env.RFT_DTYPE;
   return out;

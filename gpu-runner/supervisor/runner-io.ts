@@ -54,8 +54,9 @@ export type RegisteredCheckpoint = {
 };
 
 export type ControlAction = "continue" | "pause" | "cancel";
-export type FinalStatus = "succeeded" | "failed" | "cancelled";
-export type RunStatus = "running" | "paused" | FinalStatus;
+/** How a run ends. `paused`: it saved a checkpoint and stopped for a pause (`runtime.on_pause: exit`). */
+export type FinalStatus = "succeeded" | "failed" | "cancelled" | "paused";
+export type RunStatus = "running" | FinalStatus;
 
 export interface RunnerIO {
   /** Called once before the loop starts; `resumedFromStep` is 0 for a fresh run. */

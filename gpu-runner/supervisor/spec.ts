@@ -72,7 +72,13 @@ export const RuntimeSpec = z.object({
   grader_concurrency: z.number().int().positive().default(16),
   /** Prompts per engine `sample` call during evaluation. */
   eval_batch_size: z.number().int().positive().default(64),
-  /** Seconds between heartbeats while paused. */
+  /**
+   * What a pause does between steps: `wait` in place (engine and machine held) until continue or cancel, or `exit`:
+   * save a checkpoint of the step just finished, report it, end the run with status `paused` and free the machine
+   * (a platform run; the control plane starts a new run from that checkpoint on resume).
+   */
+  on_pause: z.enum(["wait", "exit"]).default("wait"),
+  /** Milliseconds between heartbeats while paused in place. */
   pause_poll_ms: z.number().int().positive().default(1000),
   /** Fail the run after this many steps in a row with a non-finite loss. */
   max_consecutive_nan_steps: z.number().int().positive().default(3),

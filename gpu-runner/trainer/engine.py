@@ -14,7 +14,8 @@ gradients, steps the optimizer and saves checkpoints.
 Tensor names end in their shape (tinker's convention): B sequences in a batch, T token positions,
 V vocabulary entries; `logprobs_BT` is one log-probability per sequence and position.
 
-Environment: RFT_ENGINE_THREADS sets torch's CPU threads (1 is fastest on a small shared box).
+Environment: RFT_ENGINE_THREADS sets torch's CPU threads (1 is fastest on a small shared box); RFT_ENGINE_PRELOAD=1
+imports transformers and peft before the ready line (a warm engine: `init` then only reads the weights).
 """
 
 import copy
@@ -857,6 +858,22 @@ class Server:
             return {"id": req_id, "ok": False, "error": {"type": "internal", "message": f"{type(e).__name__}: {e}"}}
 
 
+def preload() -> None:
+    """Imports what `init` needs before the ready line (RFT_ENGINE_PRELOAD=1): transformers' auto classes, peft and
+    the modeling code of common architectures take ~4 s on a small CPU, so a runner that starts its engine early
+    (or keeps one warm) answers its first `init` in the time it takes to read the weights."""
+    import importlib
+
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from peft import LoraConfig as PeftLoraConfig, get_peft_model  # noqa: F401
+
+    for arch in ("llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "phi3"):
+        try:
+            importlib.import_module(f"transformers.models.{arch}.modeling_{arch}")
+        except Exception:  # an architecture this transformers does not ship: it loads lazily if ever needed
+            pass
+
+
 def main() -> None:
     # Replies own the real stdout; anything else printed (by us or a library, even from C) goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
@@ -877,6 +894,8 @@ def main() -> None:
         replies.write(text + "\n")
         replies.flush()
 
+    if os.environ.get("RFT_ENGINE_PRELOAD") == "1":
+        preload()
     server = Server()
     reply({"id": 0, "ok": True, "result": {"ready": True, "protocol": PROTOCOL_VERSION}})
     for line in sys.stdin:  # EOF (the supervisor went away) ends the loop: exit cleanly

@@ -2,8 +2,8 @@
  * The product as a user meets it, nothing faked: the official `openai` SDK against the real API with its workers,
  * the local runner backend starting the supervisor, which drives the real PyTorch engine (CPU) on the tiny model.
  * Upload, create a reinforcement job, watch its events live, succeed, list checkpoints, download the ONNX export
- * and decode it in onnxruntime-node; then a second job that starts from the fine-tuned model; then an API restart
- * in the middle of a job, which the job survives.
+ * and decode it in onnxruntime-node; then a second job that starts from the fine-tuned model; then cancel, pause
+ * (the runner checkpoints and exits; resume continues in a new run) and an API restart in the middle of a job.
  * Needs the Python environment (`.venv`); skipped without it.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { greedyDecode, loadOnnxDecoder } from "../../gpu-runner/onnx/decode.ts";
 import { findPython } from "../../gpu-runner/supervisor/python.ts";
 import { RftClient } from "../../sdk/client.ts";
-import { createLocalBackend } from "../../workers/backends/local.ts";
+import { createLocalBackend, type LocalBackend } from "../../workers/backends/local.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { type TinyFixture, tinyFixture } from "../supervisor/fixture.ts";
 import { stringCheck, uploadDataset } from "./fixtures.ts";
@@ -45,9 +45,16 @@ async function freePort(): Promise<number> {
 }
 
 let fx: TinyFixture;
+let backend: LocalBackend;
 
-const boot = (dataDir: string, port: number) =>
-  startServer(
+function boot(dataDir: string, port: number) {
+  backend = createLocalBackend({
+    dataDir,
+    env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32", RFT_ENGINE_THREADS: "1" },
+    // The default of the Node entry: runs go to a warm runner (engine up) and the next one starts behind it.
+    warmRunners: 1,
+  });
+  return startServer(
     {
       RFT_DATA_DIR: dataDir,
       PORT: String(port),
@@ -55,16 +62,9 @@ const boot = (dataDir: string, port: number) =>
       RFT_QUEUE_POLL_MS: "50",
       RFT_HEARTBEAT_TIMEOUT_MS: "60000",
     },
-    {
-      services: {
-        backend: createLocalBackend({
-          dataDir,
-          env: { RFT_DEVICE: "cpu", RFT_DTYPE: "float32", RFT_ENGINE_THREADS: "1" },
-        }),
-        workerOptions: { reaperIntervalMs: 500, log: () => {} },
-      },
-    },
+    { services: { backend, workerOptions: { reaperIntervalMs: 500, log: () => {} } } },
   );
+}
 
 const hyperparameters = {
   n_epochs: 1,
@@ -208,6 +208,71 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
     expect(await metricsCount()).toBeGreaterThanOrEqual(atCancel);
     expect(await metricsCount()).toBeLessThan(20);
     expect((await server.client.fineTuning.jobs.retrieve(job.id)).status).toBe("cancelled");
+  }, 600_000);
+
+  /** The job's runs, straight from the database (the API does not list runs). */
+  async function runsOf(jobId: string) {
+    const { runs } = await import("../../db/schema/index.ts");
+    const { eq } = await import("drizzle-orm");
+    return server.runtime.deps.db.select().from(runs).where(eq(runs.jobId, jobId));
+  }
+  async function untilRunsEnded(jobId: string) {
+    while (!(await runsOf(jobId)).every((r) => r.status === "ended")) await new Promise((r) => setTimeout(r, 200));
+  }
+  async function messagesOf(jobId: string) {
+    const out: string[] = [];
+    for await (const e of server.client.fineTuning.jobs.listEvents(jobId)) out.push(e.message);
+    return out;
+  }
+
+  it("pause checkpoints and frees the machine; resume continues from that step in a new run and succeeds", async () => {
+    const created = await jobAtFirstStep(40, 0, "train4.jsonl");
+    expect((await server.client.fineTuning.jobs.pause(created.id)).status).toBe("paused");
+    // The runner finishes its step, saves and registers a checkpoint, reports, and exits: its run ends.
+    await untilRunsEnded(created.id);
+    const [first] = await runsOf(created.id);
+    // Its process (supervisor and engine) exits: the machine is free.
+    while ((await backend.inspect(first!.backendRef!)) !== "exited") await new Promise((r) => setTimeout(r, 100));
+    expect((await server.client.fineTuning.jobs.retrieve(created.id)).status).toBe("paused");
+    const atPause = await messagesOf(created.id);
+    const said = atPause
+      .map((m) => /^paused after step (\d+) of 20 \(checkpoint saved at step \d+\)/.exec(m))
+      .find(Boolean);
+    expect(said, atPause.join("\n")).toBeTruthy();
+    const pausedAt = Number(said![1]);
+    expect(atPause.some((m) => m.startsWith(`Runner stopped after step ${pausedAt} and freed its machine`))).toBe(true);
+    const ckptsAtPause = (await server.client.fineTuning.jobs.checkpoints.list(created.id)).data;
+    expect(ckptsAtPause[0]!.step_number).toBe(pausedAt);
+
+    expect((await server.client.fineTuning.jobs.resume(created.id)).status).toBe("queued");
+    for await (const _ of new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey }).streamEvents(created.id)) {
+      // until the job ends
+    }
+    const done = await server.client.fineTuning.jobs.retrieve(created.id);
+    expect(done.status).toBe("succeeded");
+    expect((await runsOf(created.id)).length).toBe(2);
+    const messages = await messagesOf(created.id);
+    expect(messages.some((m) => m.includes(`run resumed from step ${pausedAt}:`))).toBe(true);
+    // Every step reported once, the first run's up to the pause and the new run's after it.
+    const steps: number[] = [];
+    for await (const e of server.client.fineTuning.jobs.listEvents(created.id))
+      if (e.type === "metrics") steps.push(Number((e.data as { step?: number } | null)?.step));
+    expect(steps.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const ckpts = (await server.client.fineTuning.jobs.checkpoints.list(created.id)).data.map((c) => c.step_number);
+    expect(ckpts[0]).toBe(20);
+    expect(ckpts).toContain(pausedAt);
+    // Checkpoints after the pause continue on the job's interval (2) from there.
+    expect(ckpts.filter((s) => s > pausedAt && s < 20).every((s) => s % 2 === 0)).toBe(true);
+  }, 600_000);
+
+  it("a paused job, its runner gone, cancels", async () => {
+    const created = await jobAtFirstStep(16, 0, "train5.jsonl");
+    await server.client.fineTuning.jobs.pause(created.id);
+    await untilRunsEnded(created.id);
+    expect((await server.client.fineTuning.jobs.cancel(created.id)).status).toBe("cancelled");
+    expect((await server.client.fineTuning.jobs.retrieve(created.id)).status).toBe("cancelled");
+    expect((await messagesOf(created.id))[0]).toBe("Job cancelled by the user");
+    expect((await runsOf(created.id)).length).toBe(1);
   }, 600_000);
 
   it("survives an API restart in the middle of a job", async () => {

@@ -228,4 +228,37 @@ describe("the loop's control flow (scripted engine)", () => {
     expect(beats).toBeGreaterThan(4 + 4); // one per step boundary, and more during the slow steps
     expect(readJson(path.join(out, "status.json"))).toMatchObject({ status: "succeeded" });
   });
+  it("on_pause exit: saves a checkpoint of the step just done, ends as paused, and a new run resumes right after it", async () => {
+    const { spec, out, io } = await setup({ checkpoint_interval: 3 });
+    spec.runtime.on_pause = "exit";
+    const control = path.join(out, "control.json");
+    const engine = new ScriptedEngine(rightOnEvenJ);
+    const fb = engine.forwardBackward.bind(engine);
+    engine.forwardBackward = async (a) => {
+      // Asked to pause during step 2: the loop finishes the step, then stops.
+      if (engine.calls.length === 1) await writeFile(control, JSON.stringify({ action: "pause" }));
+      return fb(a);
+    };
+    const paused = await runJob(spec, { io, startEngine: async () => engine });
+    expect(paused).toMatchObject({ status: "paused", step: 2, totalSteps: 4 });
+    expect(readJsonl(path.join(out, "checkpoints.jsonl")).map((c) => c.step)).toEqual([2]);
+    expect(readJson(path.join(out, "status.json"))).toMatchObject({ status: "paused", step: 2 });
+    expect(messages(out)).toContain(
+      "paused after step 2 of 4 (checkpoint saved at step 2); resuming continues at step 3; the runner stops and frees its machine",
+    );
+
+    await writeFile(control, JSON.stringify({ action: "continue" }));
+    const second = new ScriptedEngine(rightOnEvenJ);
+    const resumed = await runJob(spec, { io, startEngine: async () => second });
+    expect(resumed).toMatchObject({ status: "succeeded", step: 4 });
+    const steps = readJsonl(path.join(out, "metrics.jsonl")).map((m) => [m.step, m.batch_lines]);
+    // Every step once, and steps 3-4 read the same lines an uninterrupted run reads (the order is seeded).
+    const { spec: fresh, io: freshIo, out: freshOut } = await setup({ checkpoint_interval: 3 });
+    await runJob(
+      { ...fresh, training_file: spec.training_file },
+      { io: freshIo, startEngine: async () => new ScriptedEngine(rightOnEvenJ) },
+    );
+    expect(steps).toEqual(readJsonl(path.join(freshOut, "metrics.jsonl")).map((m) => [m.step, m.batch_lines]));
+    expect(readJsonl(path.join(out, "checkpoints.jsonl")).map((c) => c.step)).toEqual([2, 3, 4]);
+  });
 });
