@@ -4,7 +4,7 @@
  * registration. The Node entry and the test server both start them here, the same way.
  */
 import { existsSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expireFiles } from "../db/queries/files.ts";
 import { expireUploads } from "../db/queries/uploads.ts";
@@ -13,13 +13,12 @@ import { backendFrom, parseWorkersEnv } from "../workers/config.ts";
 import { startWorkers, type WorkerOptions, type Workers } from "../workers/node.ts";
 import { startWebhookDeliverer } from "../workers/webhooks/deliver.ts";
 import type { Env } from "./config.ts";
+import { repoRoot } from "./lib/repo-root.node.ts";
 import { registerBaseModel } from "./models/node-register.ts";
 import type { NodeRuntime } from "./node-deps.ts";
 
 /** The tiny model `scripts/install.sh` builds: the embedded default's base model. */
-export const TINY_MODEL_DIR = resolve(
-  fileURLToPath(new URL("../gpu-runner/trainer/models/tiny-arith", import.meta.url)),
-);
+export const TINY_MODEL_DIR = join(repoRoot(), "gpu-runner/trainer/models/tiny-arith");
 
 export interface ServicesOptions {
   /** The API origin runners reach, e.g. `http://127.0.0.1:8787`. */

@@ -1,14 +1,14 @@
 /** Node-only: the libsql adapter of the database port, with migrations applied at open. */
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
 import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import { repoRoot } from "../api/lib/repo-root.node.ts";
 import type { Db } from "./client.ts";
 import * as schema from "./schema/index.ts";
 
-const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), "migrations");
+const MIGRATIONS = join(repoRoot(), "db/migrations");
 
 export async function openNodeDb(file: string): Promise<{ db: Db; close: () => void }> {
   mkdirSync(dirname(resolve(file)), { recursive: true });

@@ -9,6 +9,12 @@ export interface PutOptions {
   contentType?: string;
   /** Known length in bytes; lets adapters use a single PUT instead of multipart. */
   contentLength?: number;
+  /**
+   * When the exact length is unknown: bytes the body is sure to have (an upload part: the request's length less
+   * the multipart framing). The S3 adapter streams that much instead of buffering it; a body that turns out
+   * shorter fails with `length_mismatch`. Other adapters stream anyway and ignore it.
+   */
+  lengthAtLeast?: number;
 }
 
 export interface PutResult {

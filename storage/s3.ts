@@ -24,6 +24,7 @@ import { ObjectStoreError } from "./errors.ts";
 import { createStreamMeter } from "./hashing.ts";
 import type { GetResult, ObjectInfo, ObjectStore, PutOptions, PutResult } from "./port.ts";
 import { classifyCopyFailure, composeByCopy } from "./s3-compose.ts";
+import { MIN_PART_BYTES, streamedPut } from "./s3-streamed-put.ts";
 import { assertValidKey, assertValidPrefix, assertValidRange } from "./validate.ts";
 
 export interface S3StoreOptions {
@@ -56,7 +57,6 @@ export interface S3Store extends ObjectStore {
 }
 
 const MIB = 1024 * 1024;
-const MIN_PART_BYTES = 5 * MIB;
 const MAX_PARTS = 10_000;
 /** SigV4's longest presigned lifetime (7 days). */
 const MAX_PRESIGN_SECONDS = 604_800;
@@ -94,6 +94,26 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     const piping = body.pipeTo(meter.transform.writable, { signal: pipeAbort.signal }).catch((err: unknown) => {
       bodyError ??= err;
     });
+    const atLeast = putOptions?.lengthAtLeast;
+    if (contentLength === undefined && atLeast !== undefined && atLeast >= MIN_PART_BYTES) {
+      try {
+        await streamedPut({
+          client,
+          bucket,
+          key,
+          body: meter.transform.readable,
+          atLeast,
+          partSizeBytes,
+          contentType: putOptions?.contentType,
+        });
+        await piping;
+      } catch (err) {
+        pipeAbort.abort(err);
+        await piping;
+        throw bodyError ?? err;
+      }
+      return { key, ...meter.result() };
+    }
     const upload = new Upload({
       client,
       params: {

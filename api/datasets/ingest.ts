@@ -21,6 +21,8 @@ export interface IngestOptions {
   key: string;
   contentType: string;
   maxBytes: number;
+  /** Passed to the store (`PutOptions.lengthAtLeast`): bytes the body is sure to have. */
+  lengthAtLeast?: number | undefined;
   validator?: DatasetValidator | undefined;
   /**
    * Asked once, when the validator finds its first problem: `true` stops storing (the rest of the body is still
@@ -45,7 +47,10 @@ export async function ingest(body: ReadableStream<Uint8Array>, options: IngestOp
     new ByteLengthQueuingStrategy({ highWaterMark: PIPE_BYTES }),
   );
   const writer = pipe.writable.getWriter();
-  const put = store.put(key, pipe.readable, { contentType: options.contentType });
+  const put = store.put(key, pipe.readable, {
+    contentType: options.contentType,
+    ...(options.lengthAtLeast !== undefined && { lengthAtLeast: options.lengthAtLeast }),
+  });
   put.catch(() => {});
   const discard = async () => {
     await put.catch(() => {});

@@ -24,7 +24,15 @@ export interface FilePart {
   name: string;
   filename: string | undefined;
   contentType: string;
+  /**
+   * Bytes this part is sure to have if it is the body's last part (no more than `FRAMING_SLACK` bytes of framing
+   * after it): the request's Content-Length less what was read before the part began. Undefined without a length.
+   */
+  bytesIfLast: number | undefined;
 }
+
+/** What may follow the last part's bytes: its closing delimiter (a boundary is at most 70 bytes) and an epilogue. */
+const FRAMING_SLACK = 64 * 1024;
 
 export interface MultipartHandlers {
   /** Field names whose content is streamed to `onFile` (whether or not the client sent a filename). */
@@ -95,6 +103,8 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
   };
 
   const fileFields = new Set(handlers.fileFields);
+  const announced = Number(request.headers.get("content-length") ?? Number.NaN);
+  let total = 0;
   const parser = Multipasta.make({
     headers: { "content-type": contentType },
     maxParts: handlers.maxParts ?? 16,
@@ -127,7 +137,12 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
         new ByteLengthQueuingStrategy({ highWaterMark: FILE_QUEUE_BYTES }),
       );
       open = file;
-      const part = { name: info.name, filename: info.filename, contentType: info.contentType };
+      const part = {
+        name: info.name,
+        filename: info.filename,
+        contentType: info.contentType,
+        bytesIfLast: Number.isSafeInteger(announced) ? Math.max(0, announced - total - FRAMING_SLACK) : undefined,
+      };
       pending.push(
         Promise.resolve()
           .then(() => handlers.onFile(part, body))
@@ -154,7 +169,6 @@ export async function readMultipart(request: Request, handlers: MultipartHandler
   });
 
   const reader = request.body.getReader();
-  let total = 0;
   try {
     for (;;) {
       const file = open as OpenFile | null;

@@ -176,7 +176,7 @@ export function uploadsRoutes(deps: AppDeps) {
           onField(name) {
             throw badRequest(`Unknown parameter: '${name}'.`, name, "unknown_parameter");
           },
-          async onFile(_part, body) {
+          async onFile(part, body) {
             dataParts += 1;
             if (dataParts > 1) {
               await body.cancel();
@@ -187,6 +187,8 @@ export function uploadsRoutes(deps: AppDeps) {
               key,
               contentType: "application/octet-stream",
               maxBytes: limits.maxPartBytes,
+              // `data` is the only field, so it is the last: the store may stream this much without buffering.
+              lengthAtLeast: part.bytesIfLast,
             });
           },
         });

@@ -3,19 +3,18 @@
  *
  *   npx tsx bench/upload/run.ts                    # 256 MB and 1024 MB (one fresh server each)
  *   npx tsx bench/upload/run.ts --mb 64 --mb 512   # other sizes
- *   options: --part-mb 64  --parallel 3  --no-copy-shim  --direct-part-mb 8  --local-store
+ *   options: --part-mb 64  --parallel 3  --direct-part-mb 8  --local-store  --tsx
  *
- * For each size: starts fauxqs (in this process) and the API server as a child process with S3 settings
- * (`node --import tsx api/entry-node.ts`, so the child's pid is the server's and its peak RSS is
- * /proc/<pid>/status VmHWM), streams a generated JSONL dataset of that size (never held in memory) through
+ * For each size: starts fauxqs (in this process) and the API server as a child process with S3 settings, the way
+ * `npm start` runs it (`node dist/node/server.mjs`, built by scripts/build-server.sh; `--tsx` runs the sources
+ * with tsx instead), so the child's pid is the server's and its peak RSS is /proc/<pid>/status VmHWM), streams a generated JSONL dataset of that size (never held in memory) through
  * `POST /v1/uploads` + parts (a few in parallel) + complete, waits for background validation, then puts the same
  * bytes straight to the same fauxqs with the AWS SDK (lib-storage Upload). Prints both throughputs, their ratio
  * (goal >= 0.8) and the server's peak RSS (goal < 250 MB, flat as the size grows).
  *
- * fauxqs has no UploadPartCopy; by default the test helper's shim adds one (the copy then happens inside
- * fauxqs, as it would inside S3). `--no-copy-shim` makes the server compose by streaming the parts through itself.
+ * Complete copies nothing (the file is its part objects), so the API's time is the parts' time plus one request.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,14 +34,15 @@ interface Options {
   sizesMb: number[];
   partMb: number;
   parallel: number;
-  copyShim: boolean;
+  /** Run the server from its TypeScript sources with tsx instead of the bundle `npm start` runs. */
+  tsx: boolean;
   directPartMb: number;
   /** `local`: the API server stores on its local directory instead (the direct put still goes to fauxqs). */
   store: "s3" | "local";
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { sizesMb: [], partMb: 64, parallel: 3, copyShim: true, directPartMb: 8, store: "s3" };
+  const options: Options = { sizesMb: [], partMb: 64, parallel: 3, tsx: false, directPartMb: 8, store: "s3" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => Number(argv[++i]);
@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--part-mb") options.partMb = next();
     else if (arg === "--parallel") options.parallel = next();
     else if (arg === "--direct-part-mb") options.directPartMb = next();
-    else if (arg === "--no-copy-shim") options.copyShim = false;
+    else if (arg === "--tsx") options.tsx = true;
     else if (arg === "--local-store") options.store = "local";
     else throw new Error(`unknown argument ${arg}`);
   }
@@ -106,9 +106,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts the API server as a child (the child's pid is the server process itself). */
-async function startApi(s3: S3TestServer | null, dataDir: string): Promise<{ child: ChildProcess; baseURL: string }> {
+async function startApi(
+  s3: S3TestServer | null,
+  dataDir: string,
+  options: Options,
+): Promise<{ child: ChildProcess; baseURL: string; log: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "api/entry-node.ts"], {
+  const args = options.tsx ? ["--import", "tsx", "api/entry-node.ts"] : ["dist/node/server.mjs"];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
@@ -145,7 +150,7 @@ async function startApi(s3: S3TestServer | null, dataDir: string): Promise<{ chi
     if (Date.now() > deadline) throw new Error(`API server did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { child, baseURL: `${origin}/v1` };
+  return { child, baseURL: `${origin}/v1`, log: () => log };
 }
 
 /** Peak resident set of `pid` in MB (VmHWM), from /proc. */
@@ -241,11 +246,14 @@ async function direct(s3: S3TestServer, block: Uint8Array, bytes: number, option
 
 async function runSize(sizeMb: number, block: Uint8Array, options: Options) {
   const bytes = sizeMb * MB;
-  const s3 = await startFauxqs({ uploadPartCopyShim: options.copyShim });
+  const s3 = await startFauxqs();
   const dataDir = mkdtempSync(join(tmpdir(), "rft-bench-upload-"));
-  const { child, baseURL } = await startApi(options.store === "s3" ? s3 : null, dataDir);
+  const { child, baseURL, log } = await startApi(options.store === "s3" ? s3 : null, dataDir, options);
   try {
-    const api = await viaApi(baseURL, block, bytes, options, child.pid as number);
+    const api = await viaApi(baseURL, block, bytes, options, child.pid as number).catch((err: unknown) => {
+      console.error(`server log:\n${log().slice(-4000)}`);
+      throw err;
+    });
     const rss = peakRssMb(child.pid as number);
     const straight = await direct(s3, block, bytes, options);
     return { sizeMb, api, straight, rss };
@@ -260,8 +268,9 @@ async function runSize(sizeMb: number, block: Uint8Array, options: Options) {
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const block = datasetBlock();
+  if (!options.tsx) execFileSync("bash", ["scripts/build-server.sh"], { cwd: ROOT, stdio: "inherit" });
   console.log(
-    `upload bench: parts of ${options.partMb} MB, ${options.parallel} in parallel; compose ${options.copyShim ? "server-side (UploadPartCopy shim in fauxqs)" : "by streaming through the API"}`,
+    `upload bench: parts of ${options.partMb} MB, ${options.parallel} in parallel; server ${options.tsx ? "tsx api/entry-node.ts" : "dist/node/server.mjs"}`,
   );
   const rows = [];
   for (const sizeMb of options.sizesMb) {

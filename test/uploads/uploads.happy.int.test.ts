@@ -89,6 +89,17 @@ describe.each(["local", "s3"] as const)("uploads on the %s store", (kind) => {
     expect(await storeKeys(server, partsPrefix)).toEqual([]);
   });
 
+  it("stores parts of several MiB (streamed to S3 in parts of known length) byte for byte", async () => {
+    const bytes = Buffer.from(rftJsonl(160_000));
+    expect(bytes.length).toBeGreaterThan(12 * 1024 * 1024);
+    const { upload, partIds } = await uploadParts(bytes, 2);
+    const done = await server.client.uploads.complete(upload.id, { part_ids: partIds });
+    const file = await server.client.files.waitForProcessing(done.file?.id as string, { pollInterval: 50 });
+    expect(file.status).toBe("processed");
+    const back = Buffer.from(await (await server.client.files.content(file.id)).arrayBuffer());
+    expect(back.equals(bytes)).toBe(true);
+  });
+
   it("deletes the parts that complete did not list, and keeps the listed ones in the given order", async () => {
     const bytes = Buffer.from(rftJsonl(300));
     const pieces = split(bytes, 3);
