@@ -48,6 +48,10 @@ export const EnvSchema = z
     S3_ENDPOINT: z.url().optional(),
     S3_BUCKET: z.string().min(1).optional(),
     S3_REGION: z.string().default("us-east-1"),
+    /**
+     * Both or neither: without them the AWS SDK's own credential chain is used (AWS_* variables, shared config,
+     * an IAM role through instance metadata, ECS or EKS web identity).
+     */
     S3_ACCESS_KEY_ID: z.string().optional(),
     S3_SECRET_ACCESS_KEY: z.string().optional(),
     S3_FORCE_PATH_STYLE: bool,
@@ -56,9 +60,15 @@ export const EnvSchema = z
     S3_QUEUE_SIZE: z.coerce.number().int().min(1).max(64).default(2),
   })
   .superRefine((env, ctx) => {
-    if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
-      const missing = !env.S3_ACCESS_KEY_ID ? "S3_ACCESS_KEY_ID" : "S3_SECRET_ACCESS_KEY";
-      ctx.addIssue({ code: "custom", path: [missing], message: "is required when S3_BUCKET is set" });
+    if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
+      const [missing, given] = env.S3_ACCESS_KEY_ID
+        ? ["S3_SECRET_ACCESS_KEY", "S3_ACCESS_KEY_ID"]
+        : ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"];
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: `is required when ${given} is set (or leave both out to use the AWS SDK's credential chain)`,
+      });
     }
     if (env.S3_ENDPOINT && !env.S3_BUCKET) {
       ctx.addIssue({ code: "custom", path: ["S3_BUCKET"], message: "is required when S3_ENDPOINT is set" });

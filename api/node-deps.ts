@@ -23,8 +23,9 @@ export async function buildNodeDeps(env: Env): Promise<NodeRuntime> {
           kind: "s3",
           bucket: env.S3_BUCKET,
           region: env.S3_REGION,
-          accessKeyId: env.S3_ACCESS_KEY_ID ?? "",
-          secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? "",
+          ...(env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+            ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+            : {}),
           forcePathStyle: env.S3_FORCE_PATH_STYLE ?? Boolean(env.S3_ENDPOINT),
           partSizeBytes: env.S3_PART_SIZE_MB * 1024 * 1024,
           queueSize: env.S3_QUEUE_SIZE,

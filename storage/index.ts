@@ -25,8 +25,9 @@ export const S3ObjectStoreConfig = z.object({
   endpoint: z.url().optional(),
   region: z.string().min(1),
   bucket: z.string().min(1),
-  accessKeyId: z.string().min(1),
-  secretAccessKey: z.string().min(1),
+  /** Both or neither; without them the AWS SDK's default credential chain (IAM roles included) is used. */
+  accessKeyId: z.string().min(1).optional(),
+  secretAccessKey: z.string().min(1).optional(),
   forcePathStyle: z.boolean().default(false),
   partSizeBytes: z
     .number()

@@ -32,8 +32,9 @@ export interface S3StoreOptions {
   endpoint?: string | undefined;
   region: string;
   bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /** Both or neither: without them the SDK's default credential chain (environment, shared config, IAM role). */
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
   /** `https://host/bucket/key` instead of `https://bucket.host/key`: needed by most self-hosted servers. */
   forcePathStyle?: boolean | undefined;
   /**
@@ -68,6 +69,9 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   if (!Number.isSafeInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES) {
     throw new ObjectStoreError("invalid_argument", `partSizeBytes must be an integer >= ${MIN_PART_BYTES} (5 MiB).`);
   }
+  if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
+    throw new ObjectStoreError("invalid_argument", "accessKeyId and secretAccessKey go together (or leave both out).");
+  }
   if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
     throw new ObjectStoreError("invalid_argument", "queueSize must be an integer >= 1.");
   }
@@ -75,7 +79,10 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     region: options.region,
     ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
     forcePathStyle: options.forcePathStyle ?? false,
-    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+    ...(options.accessKeyId !== undefined &&
+      options.secretAccessKey !== undefined && {
+        credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+      }),
     // The SDK's default flexible checksums make s3rver silently store a corrupted streamed PutObject, and several
     // S3-compatible services reject them; the sha256 computed here is the integrity check that matters.
     requestChecksumCalculation: "WHEN_REQUIRED",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createS3Store } from "../../storage/s3.ts";
 import { startS3rver } from "../helpers/s3-servers.ts";
 import { probedS3Store, s3ContractTarget } from "./s3-target.ts";
 import { describeObjectStoreContract } from "./store-contract.ts";
@@ -60,5 +61,49 @@ describe("S3 adapter on s3rver: server quirks", () => {
       probe.store.client.destroy();
       await server.stop();
     }
+  });
+});
+
+describe("S3 adapter credentials", () => {
+  it("uses the AWS SDK's credential chain when no keys are configured (an IAM role, or AWS_* variables)", async () => {
+    const server = await startS3rver();
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    try {
+      // s3rver checks the access key id of each request: a wrong one from the chain is refused, the right one works.
+      process.env.AWS_ACCESS_KEY_ID = "NOT-A-KEY";
+      process.env.AWS_SECRET_ACCESS_KEY = "x";
+      const wrong = createS3Store({
+        endpoint: server.endpoint,
+        region: server.region,
+        bucket: server.bucket,
+        forcePathStyle: true,
+      });
+      await expect(wrong.put("chain/a", streamOf(randomBytes(10)))).rejects.toThrow();
+      wrong.client.destroy();
+      process.env.AWS_ACCESS_KEY_ID = server.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = server.secretAccessKey;
+      const store = createS3Store({
+        endpoint: server.endpoint,
+        region: server.region,
+        bucket: server.bucket,
+        forcePathStyle: true,
+      });
+      await store.put("chain/a", streamOf(randomBytes(10)));
+      expect((await store.head("chain/a"))?.bytes).toBe(10);
+      store.client.destroy();
+    } finally {
+      for (const [name, value] of [
+        ["AWS_ACCESS_KEY_ID", saved.id],
+        ["AWS_SECRET_ACCESS_KEY", saved.secret],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await server.stop();
+    }
+  });
+
+  it("refuses one key without the other", () => {
+    expect(() => createS3Store({ region: "us-east-1", bucket: "b", accessKeyId: "a" })).toThrow(/go together/);
   });
 });
