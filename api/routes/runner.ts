@@ -550,8 +550,19 @@ function eventStatements(
     });
   }
   const statements: unknown[] = [];
-  // Chunks keep each INSERT under SQLite's bound-parameter limit.
-  for (let i = 0; i < rows.length; i += 100) statements.push(deps.db.insert(jobEvents).values(rows.slice(i, i + 100)));
+  // One bound parameter per 100 rows, a JSON array the database unpacks (json_each): binding 7 values per row
+  // through the query builder cost ~5x more CPU than the insert itself, and D1 allows 100 parameters a statement.
+  // insert().select() fills the columns in table order: id, job_id, created_at, level, message, type, data.
+  for (let i = 0; i < rows.length; i += 100) {
+    const json = JSON.stringify(rows.slice(i, i + 100));
+    statements.push(
+      deps.db.insert(jobEvents).select(sql`
+        SELECT json_extract(value, '$.id'), json_extract(value, '$.jobId'), json_extract(value, '$.createdAt'),
+               json_extract(value, '$.level'), json_extract(value, '$.message'), json_extract(value, '$.type'),
+               json_extract(value, '$.data')
+        FROM json_each(${json})`),
+    );
+  }
   const progress = progressPatch(job, sorted, now);
   if (progress) statements.push(deps.db.update(jobs).set(progress).where(eq(jobs.id, job.id)));
   return statements;

@@ -10,14 +10,16 @@
  *     it is up, as on an API that has been running a while) and with cold starts (`warmRunners: 0`).
  *  2. API overhead per step: what the loop does through its RunnerIO each step (heartbeat, a few events, one
  *     metrics record, flushed) over HTTP against the real API, vs the folder RunnerIO writing files. Printed
- *     as ms per step and as a share of a real CPU step of the tiny model (measured in part 1).
+ *     as ms per step and as a share of a 0.03 s step (the tiny model's CPU step on an idle machine) and of the step
+ *     measured in part 1; three readings (fresh process, steady state, paced steps), see `overheadPerStep`.
  *
- * Run: npx tsx bench/dispatch/run.ts [--quick]
+ * Run: npx tsx bench/dispatch/run.ts [--quick] [--part 1|2]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { eq } from "drizzle-orm";
 import { jobEvents, runs } from "../../db/schema/index.ts";
 import { HttpRunnerIO, RunnerClient } from "../../gpu-runner/supervisor/http-io.ts";
@@ -30,6 +32,8 @@ import { createDispatcher } from "../../workers/dispatcher.ts";
 import { startWorkers } from "../../workers/node.ts";
 
 const quick = process.argv.includes("--quick");
+/** `--part 1` or `--part 2` runs one part only. */
+const part = process.argv.includes("--part") ? Number(process.argv[process.argv.indexOf("--part") + 1]) : null;
 const lines = (file: string, n: number) =>
   `${readFileSync(file, "utf8").split("\n").filter(Boolean).slice(0, n).join("\n")}\n`;
 const HP = {
@@ -177,12 +181,22 @@ async function folderMode(fx: TinyFixture, n: number): Promise<number[]> {
   return times;
 }
 
-/** One step's reporting as the loop does it: heartbeat, two events, one metrics record; then everything flushed. */
-async function reportSteps(io: RunnerIO, steps: number, flush: () => Promise<void>): Promise<number> {
+/**
+ * One step's reporting as the loop does it: heartbeat, two events, one metrics record; then everything flushed.
+ * With `stepMs`, each step first works that long (a sleep standing in for the engine, which is another process);
+ * the time spent in it is subtracted, so what is left is what reporting adds to a step.
+ */
+async function reportSteps(io: RunnerIO, steps: number, flush: () => Promise<void>, stepMs = 0): Promise<number> {
   await io.begin({ totalSteps: steps, resumedFromStep: 0 });
   const t0 = performance.now();
+  let working = 0;
   for (let step = 1; step <= steps; step++) {
     await io.heartbeat({ step: step - 1, totalSteps: steps, status: "running" });
+    if (stepMs > 0) {
+      const w = performance.now();
+      await sleep(stepMs);
+      working += performance.now() - w;
+    }
     await io.emit([
       { level: "info", message: `step ${step}: sampled 8 completions` },
       { level: "warn", message: `step ${step}: 1 grader error`, data: { step } },
@@ -200,38 +214,64 @@ async function reportSteps(io: RunnerIO, steps: number, flush: () => Promise<voi
     await io.metrics(m);
   }
   await flush();
-  return (performance.now() - t0) / steps;
+  return (performance.now() - t0 - working) / steps;
 }
 
-async function overheadPerStep(): Promise<{ http: number; folder: number }> {
-  const steps = quick ? 30 : 150;
+type Overhead = { fresh: number; steady: number; paced: number };
+
+/**
+ * Three readings, each on a new run: `fresh`, 150 instant steps as the first thing this process does (the API and
+ * the client not yet warmed up: the reading of earlier versions of this bench); `steady`, 500 instant steps after
+ * that (a long run on a long-running API); `paced`, 100 steps of 30 ms each (a tiny-model CPU step), where the
+ * loop's waits on the network show. The API runs in this process, so its work (storing every event) counts too.
+ */
+async function overheadPerStep(): Promise<{ http: Overhead; folder: Overhead }> {
   const server = await startRunnerServer();
   try {
-    const seeded = await seedJob(server.deps, { totalSteps: steps });
-    let token = "";
-    const dispatcher = createDispatcher({
-      db: server.deps.db,
-      apiBaseUrl: server.origin,
-      backend: {
-        name: "bench",
-        launch: async (run) => {
-          token = run.token;
-          return { ref: run.runId };
+    const httpIO = async (steps: number) => {
+      const seeded = await seedJob(server.deps, { totalSteps: steps });
+      let token = "";
+      const dispatcher = createDispatcher({
+        db: server.deps.db,
+        apiBaseUrl: server.origin,
+        backend: {
+          name: "bench",
+          launch: async (run) => {
+            token = run.token;
+            return { ref: run.runId };
+          },
+          cancel: async () => {},
+          inspect: async () => "running",
         },
-        cancel: async () => {},
-        inspect: async () => "running",
-      },
-    });
-    await dispatcher.dispatch(seeded.jobId);
-    const client = new RunnerClient({ apiUrl: server.origin, token });
-    await client.spec();
-    const http = new HttpRunnerIO(client);
-    const httpMs = await reportSteps(http, steps, () => http.flush());
-    await http.close();
-    const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-io-"));
-    const folderMs = await reportSteps(new FolderRunnerIO(dir), steps, async () => {});
-    rmSync(dir, { recursive: true, force: true });
-    return { http: httpMs, folder: folderMs };
+      });
+      await dispatcher.dispatch(seeded.jobId);
+      const client = new RunnerClient({ apiUrl: server.origin, token });
+      await client.spec();
+      return new HttpRunnerIO(client);
+    };
+    const viaHttp = async (steps: number, stepMs = 0) => {
+      const io = await httpIO(steps);
+      const ms = await reportSteps(io, steps, () => io.flush(), stepMs);
+      await io.close();
+      return ms;
+    };
+    const viaFolder = async (steps: number, stepMs = 0) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-io-"));
+      const ms = await reportSteps(new FolderRunnerIO(dir), steps, async () => {}, stepMs);
+      rmSync(dir, { recursive: true, force: true });
+      return ms;
+    };
+    const http: Overhead = {
+      fresh: await viaHttp(quick ? 30 : 150),
+      steady: await viaHttp(quick ? 100 : 500),
+      paced: await viaHttp(quick ? 30 : 100, 30),
+    };
+    const folder: Overhead = {
+      fresh: await viaFolder(quick ? 30 : 150),
+      steady: await viaFolder(quick ? 100 : 500),
+      paced: await viaFolder(quick ? 30 : 100, 30),
+    };
+    return { http, folder };
   } finally {
     await server.stop();
   }
@@ -239,9 +279,9 @@ async function overheadPerStep(): Promise<{ http: number; folder: number }> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function main() {
+/** Part 1; returns the mean CPU step of the tiny model it saw (seconds), 0 when it could not run. */
+async function partOne(): Promise<number> {
   console.log("1. time from job creation to the engine's first sample (local backend, tiny model on CPU)");
-  let stepSeconds = 0;
   try {
     findPython();
     const fx = await tinyFixture();
@@ -249,7 +289,6 @@ async function main() {
     const warm = await viaApi(fx, 1, n, "one warm runner, the default");
     const cold = await viaApi(fx, 0, n, "cold start");
     const folder = await folderMode(fx, n);
-    stepSeconds = warm.stepSeconds || cold.stepSeconds;
     const f = median(folder);
     for (const [name, r] of [
       ["warm runner", warm],
@@ -260,18 +299,30 @@ async function main() {
         `time to first sample, ${name}: via the API ${t.toFixed(2)} s, folder mode ${f.toFixed(2)} s (baseline); ratio ${(t / f).toFixed(2)}x`,
       );
     }
+    return warm.stepSeconds || cold.stepSeconds;
   } catch (err) {
     console.log(`  skipped: ${(err as Error).message.split("\n")[0]}`);
+    return 0;
   }
+}
+
+async function main() {
+  const stepSeconds = part === 2 ? 0 : await partOne();
+  if (part === 1) return;
   console.log("\n2. reporting overhead per step (heartbeat + 2 events + 1 metrics record)");
   const o = await overheadPerStep();
-  const share =
-    stepSeconds > 0
-      ? `, ${((o.http / 1000 / stepSeconds) * 100).toFixed(2)} % of a ${stepSeconds.toFixed(2)} s CPU step of the tiny model`
-      : "";
-  console.log(
-    `API overhead per step: HTTP RunnerIO ${o.http.toFixed(2)} ms vs folder RunnerIO ${o.folder.toFixed(2)} ms (baseline); ratio ${(o.http / o.folder).toFixed(2)}x${share}`,
-  );
+  const share = (ms: number, stepS: number) => `${((ms / 1000 / stepS) * 100).toFixed(2)} % of a ${stepS} s step`;
+  for (const [name, key] of [
+    ["fresh process, 150 instant steps", "fresh"],
+    ["steady state, 500 instant steps", "steady"],
+    ["100 steps of 30 ms", "paced"],
+  ] as const) {
+    const http = o.http[key];
+    const measured = stepSeconds > 0 ? `, ${share(http, Number(stepSeconds.toFixed(2)))} (measured in part 1)` : "";
+    console.log(
+      `API overhead per step, ${name}: HTTP RunnerIO ${http.toFixed(2)} ms vs folder RunnerIO ${o.folder[key].toFixed(2)} ms (baseline); ${share(http, 0.03)}${measured}`,
+    );
+  }
 }
 
 main().then(
