@@ -1,14 +1,14 @@
 /**
- * Why an object store call failed, for the callers that must tell failures apart (a missing compose source
- * is a 404 for the Uploads API; a bad key is a bug in the caller). Transport errors from a backend pass
+ * Why an object store call failed, for the callers that must tell failures apart (a missing object, a body
+ * shorter than promised; a bad key is a bug in the caller). Transport errors from a backend pass
  * through unchanged.
  */
 export type ObjectStoreErrorCode =
   /** The key (or list prefix) breaks the key rules in `validate.ts`. */
   | "invalid_key"
-  /** A bad argument other than the key: a negative range, an empty compose, an out-of-range expiry. */
+  /** A bad argument other than the key: a negative range, an out-of-range expiry. */
   | "invalid_argument"
-  /** An object that the call needs (a compose source) does not exist. */
+  /** An object that the call needs (a part of a composite object) does not exist. */
   | "not_found"
   /** The local directory cannot hold the key because a file sits where a folder is needed, or the reverse. */
   | "conflict"

@@ -36,7 +36,6 @@ export const S3ObjectStoreConfig = z.object({
     .max(5 * 1024 * MIB)
     .optional(),
   queueSize: z.number().int().min(1).max(64).optional(),
-  useUploadPartCopy: z.boolean().optional(),
 });
 
 export const ObjectStoreConfig = z.discriminatedUnion("kind", [LocalObjectStoreConfig, S3ObjectStoreConfig]);

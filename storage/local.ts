@@ -21,7 +21,7 @@ const TMP_DIR = ".rft-tmp";
 /** Temp files older than this are leftovers of a crashed process; a live write touches its file far more often. */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 const READ_CHUNK_BYTES = 256 * 1024;
-const COPY_CHUNK_BYTES = 1024 * 1024;
+const _COPY_CHUNK_BYTES = 1024 * 1024;
 
 /** An object store on the directory `rootDir` (created on first write). Node only. */
 export function createLocalStore(rootDir: string): ObjectStore {
@@ -191,34 +191,6 @@ export function createLocalStore(rootDir: string): ObjectStore {
       const folder = folderKey === "" ? root : path.join(root, ...folderKey.split("/"));
       if (folderKey === TMP_DIR || folderKey.startsWith(`${TMP_DIR}/`)) return;
       yield* walk(folder, folderKey === "" ? "" : `${folderKey}/`, prefix.slice(slash + 1));
-    },
-
-    async compose(target: string, sources: string[]): Promise<ObjectInfo> {
-      const file = pathFor(target);
-      const sourceFiles = sources.map(pathFor);
-      if (sourceFiles.length === 0)
-        throw new ObjectStoreError("invalid_argument", "compose needs at least one source.");
-      let bytes = 0;
-      const tmp = await writeTemp(async (out) => {
-        const buffer = new Uint8Array(COPY_CHUNK_BYTES);
-        for (const [index, sourceFile] of sourceFiles.entries()) {
-          const source = await openObject(sourceFile);
-          if (!source)
-            throw new ObjectStoreError("not_found", `compose source ${JSON.stringify(sources[index])} does not exist.`);
-          try {
-            for (;;) {
-              const { bytesRead } = await source.read(buffer, 0, buffer.byteLength, null);
-              if (bytesRead === 0) break;
-              await writeAll(out, buffer.subarray(0, bytesRead));
-              bytes += bytesRead;
-            }
-          } finally {
-            await source.close();
-          }
-        }
-      });
-      await commit(tmp, file, target);
-      return { key: target, bytes };
     },
 
     async presign(key: string): Promise<string | null> {

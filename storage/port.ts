@@ -46,11 +46,6 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys under `prefix`, in lexical order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
-  /**
-   * Makes `target` the concatenation of `sources`, in order, without passing the bytes through this process
-   * where the backend can (S3 UploadPartCopy); the sources stay. Used by the Uploads API on complete.
-   */
-  compose(target: string, sources: string[]): Promise<ObjectInfo>;
   /** A time-limited URL that GETs (or PUTs) the object without credentials, or `null` if the backend has none (local directory). */
   presign(key: string, method: "GET" | "PUT", expiresInSeconds: number): Promise<string | null>;
 }

@@ -6,7 +6,6 @@
  * Tested against workerd's R2 (Miniflare) by test/workerd/r2-store.int.test.ts, which runs the store contract.
  */
 
-import { ObjectStoreError } from "./errors.ts";
 import { createStreamMeter } from "./hashing.ts";
 import type { GetResult, ObjectInfo, ObjectStore, PutOptions, PutResult } from "./port.ts";
 import { assertValidKey, assertValidPrefix, assertValidRange, clampRange } from "./validate.ts";
@@ -94,7 +93,7 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
         await bucket.put(key, rest, meta);
       }
     } catch (err) {
-      // Let the body's source go (a client still sending, a compose still reading) and drop the parts sent.
+      // Let the body's source go (a client still sending) and drop the parts sent.
       await reader.cancel(err).catch(() => {});
       await upload?.abort().catch(() => {});
       throw err;
@@ -161,35 +160,6 @@ export function createR2Store(bucket: R2BucketLike, options: { partSize?: number
         for (const o of page.objects) yield { key: o.key, bytes: o.size, ...contentType(o) };
         cursor = page.truncated ? page.cursor : undefined;
       } while (cursor);
-    },
-    async compose(target, sources) {
-      assertValidKey(target);
-      for (const source of sources) assertValidKey(source);
-      if (!sources.length) throw new ObjectStoreError("invalid_argument", "compose needs at least one source.");
-      // The binding has no server-side copy: stream the sources one after another into a new object. Whichever
-      // side fails first stops the other (an aborted writable fails the put; a failed put cancels the readable,
-      // which fails the pump's pipeTo); both are awaited so the put's cleanup is done before compose answers.
-      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-      let failure: { error: unknown } | null = null;
-      const noteFailure = (err: unknown) => {
-        failure ??= { error: err };
-        throw err;
-      };
-      const pump = (async () => {
-        for (const source of sources) {
-          const obj = await get(source);
-          if (!obj) throw new ObjectStoreError("not_found", `compose source ${source} does not exist.`);
-          await obj.body.pipeTo(writable, { preventClose: true });
-        }
-        await writable.close();
-      })().catch(async (err: unknown) => {
-        await writable.abort(err).catch(() => {});
-        noteFailure(err);
-      });
-      const [stored] = await Promise.allSettled([put(target, readable).catch(noteFailure), pump]);
-      if (failure) throw (failure as { error: unknown }).error;
-      if (stored.status !== "fulfilled") throw stored.reason;
-      return { key: target, bytes: stored.value.bytes };
     },
     async presign(key) {
       assertValidKey(key);

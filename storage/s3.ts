@@ -23,7 +23,6 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ObjectStoreError } from "./errors.ts";
 import { createStreamMeter } from "./hashing.ts";
 import type { GetResult, ObjectInfo, ObjectStore, PutOptions, PutResult } from "./port.ts";
-import { classifyCopyFailure, composeByCopy } from "./s3-compose.ts";
 import { MIN_PART_BYTES, streamedPut } from "./s3-streamed-put.ts";
 import { assertValidKey, assertValidPrefix, assertValidRange } from "./validate.ts";
 
@@ -44,11 +43,6 @@ export interface S3StoreOptions {
   partSizeBytes?: number | undefined;
   /** Parts of one put in flight at once (default 4). */
   queueSize?: number | undefined;
-  /**
-   * Compose with UploadPartCopy when the sources allow it (default true). A server that answers NotImplemented
-   * is remembered and composed by streaming from then on; false skips the attempt altogether.
-   */
-  useUploadPartCopy?: boolean | undefined;
 }
 
 /** The S3 adapter, with its client and bucket exposed for operational code and tests. */
@@ -88,8 +82,6 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
-  // Flipped to false the first time the server answers UploadPartCopy with NotImplemented.
-  let uploadPartCopy = options.useUploadPartCopy ?? true;
 
   async function put(key: string, body: ReadableStream<Uint8Array>, putOptions?: PutOptions): Promise<PutResult> {
     assertValidKey(key);
@@ -212,46 +204,6 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     return { ...info, bytes: 0, body: new ReadableStream({ start: (controller) => controller.close() }) };
   }
 
-  async function compose(target: string, sources: string[]): Promise<ObjectInfo> {
-    assertValidKey(target);
-    for (const source of sources) assertValidKey(source);
-    if (sources.length === 0) throw new ObjectStoreError("invalid_argument", "compose needs at least one source.");
-    const infos = await Promise.all(
-      sources.map(async (source) => {
-        const info = await head(source);
-        if (!info) throw new ObjectStoreError("not_found", `compose source ${JSON.stringify(source)} does not exist.`);
-        return info;
-      }),
-    );
-    const contentType = infos[0]?.contentType;
-    if (uploadPartCopy) {
-      try {
-        const composed = await composeByCopy({ client, bucket, target, sources: infos, contentType });
-        if (composed) return composed;
-      } catch (err) {
-        if (isNoSuchKey(err)) {
-          throw new ObjectStoreError("not_found", `A compose source of ${JSON.stringify(target)} vanished.`, {
-            cause: err,
-          });
-        }
-        const failure = classifyCopyFailure(err);
-        if (failure === "fatal") throw err;
-        if (failure === "unsupported") uploadPartCopy = false;
-      }
-    }
-    const bytes = infos.reduce((sum, info) => sum + info.bytes, 0);
-    const body = concatStreams(
-      sources.map((source) => async () => {
-        const got = await get(source);
-        if (!got) throw new ObjectStoreError("not_found", `compose source ${JSON.stringify(source)} vanished.`);
-        return got.body;
-      }),
-    );
-    const putOptions: PutOptions = { contentLength: bytes, ...(contentType !== undefined && { contentType }) };
-    await put(target, body, putOptions);
-    return { key: target, bytes, ...(contentType !== undefined && { contentType }) };
-  }
-
   async function presign(key: string, method: "GET" | "PUT", expiresInSeconds: number): Promise<string> {
     assertValidKey(key);
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS) {
@@ -287,7 +239,6 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         }
       }
     },
-    compose,
     presign,
   };
 }
@@ -320,36 +271,4 @@ function sliceBytes(skip: number, take: number): TransformStream<Uint8Array, Uin
       if (position >= skip + take) controller.terminate();
     },
   });
-}
-
-/** The streams that `open` yields, one after the other, each opened only when the one before it has ended. */
-function concatStreams(open: Array<() => Promise<ReadableStream<Uint8Array>>>): ReadableStream<Uint8Array> {
-  let next = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          if (!reader) {
-            const opener = open[next++];
-            if (!opener) {
-              controller.close();
-              return;
-            }
-            reader = (await opener()).getReader();
-          }
-          const { done, value } = await reader.read();
-          if (!done) {
-            controller.enqueue(value);
-            return;
-          }
-          reader = undefined;
-        }
-      },
-      async cancel(reason) {
-        await reader?.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }

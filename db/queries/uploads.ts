@@ -69,7 +69,7 @@ export async function claimUpload(db: Db, uploadId: string, fileId: string, now:
   return rows.length > 0;
 }
 
-/** Gives a claim back after a failed completion (compose error, md5 mismatch): the upload is pending again. */
+/** Gives a claim back after a failed completion (md5 mismatch): the upload is pending again. */
 export async function releaseUpload(db: Db, uploadId: string, fileId: string): Promise<void> {
   await db
     .update(uploads)

@@ -19,8 +19,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-// fauxqs is a Fastify app; its hook types come from fauxqs' own dependency.
-import type { FastifyInstance } from "fastify";
 
 export interface S3TestServer {
   /** `http://127.0.0.1:<port>`; use with `forcePathStyle: true`. */
@@ -38,14 +36,7 @@ export interface StartOptions {
   bucket?: string;
 }
 
-export interface FauxqsOptions extends StartOptions {
-  /**
-   * Adds UploadPartCopy to fauxqs, which lacks it: a FAKE, written here, that GETs the copy source (with its
-   * range) from the same server and hands the bytes to fauxqs' own UploadPart. It exists so that server-side
-   * compose runs end to end somewhere, as neither fauxqs nor s3rver can do it. Off by default.
-   */
-  uploadPartCopyShim?: boolean;
-}
+export type FauxqsOptions = StartOptions;
 
 const REGION = "us-east-1";
 
@@ -55,8 +46,6 @@ export async function startFauxqs(options: FauxqsOptions = {}): Promise<S3TestSe
   // startFauxqs() listens on 0.0.0.0; buildApp lets us bind loopback only.
   const { buildApp } = await import("fauxqs");
   const app = buildApp({ logger: false });
-  if (options.uploadPartCopyShim)
-    addUploadPartCopyShim(app as unknown as FastifyInstance, () => `http://127.0.0.1:${port}`);
   await app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = app.server.address() as AddressInfo;
   const server: S3TestServer = {
@@ -132,41 +121,4 @@ async function createBucket(server: S3TestServer): Promise<void> {
   } finally {
     client.destroy();
   }
-}
-
-/** See `FauxqsOptions.uploadPartCopyShim`: a fake UploadPartCopy in front of fauxqs' real UploadPart. */
-function addUploadPartCopyShim(app: FastifyInstance, endpoint: () => string): void {
-  const copies = new WeakSet<object>();
-  app.addHook("preHandler", async (request, reply) => {
-    const query = request.query as Record<string, string | undefined>;
-    const source = request.headers["x-amz-copy-source"];
-    if (request.method !== "PUT" || !query.uploadId || !query.partNumber || typeof source !== "string") return;
-    const range = request.headers["x-amz-copy-source-range"];
-    // The SDK sends `bucket/key` with each key segment URL-encoded: a ready-made path on this server.
-    const response = await fetch(`${endpoint()}/${source.replace(/^\//, "")}`, {
-      headers: typeof range === "string" ? { range } : {},
-    });
-    if (!response.ok) {
-      const code = response.status === 404 ? "NoSuchKey" : "InvalidRequest";
-      return reply
-        .status(response.status === 404 ? 404 : 400)
-        .header("content-type", "application/xml")
-        .send(
-          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>copy source</Message></Error>`,
-        );
-    }
-    (request as { body: unknown }).body = Buffer.from(await response.arrayBuffer());
-    copies.add(request);
-  });
-  app.addHook("onSend", async (request, reply, payload) => {
-    if (!copies.has(request) || reply.statusCode !== 200) return payload;
-    const etag = String(reply.getHeader("etag"));
-    reply.removeHeader("etag");
-    reply.header("content-type", "application/xml");
-    return [
-      `<?xml version="1.0" encoding="UTF-8"?>`,
-      `<CopyPartResult><ETag>${etag.replaceAll('"', "&quot;")}</ETag>`,
-      `<LastModified>${new Date().toISOString()}</LastModified></CopyPartResult>`,
-    ].join("");
-  });
 }

@@ -31,9 +31,7 @@ describeObjectStoreContract("local directory", async () => {
     landedBytes: () => tempBytes(root),
     // One 64 KiB chunk being written plus one queued in the hashing transform.
     maxBufferedBytes: 256 * 1024,
-    largeCompose: "stream",
     listOrder: "bytes",
-    copiedParts: () => 0,
     presign: "none",
     stop: () => rm(root, { recursive: true, force: true }),
   };

@@ -10,8 +10,6 @@ export interface S3Probe {
   store: S3Store;
   /** Bytes of PutObject / UploadPart bodies the server has acknowledged. */
   landedBytes(): number;
-  /** Successful UploadPartCopy calls. */
-  copiedParts(): number;
   /** Every command sent, by name, in order. */
   commands: string[];
 }
@@ -20,7 +18,6 @@ export interface S3Probe {
 export function probedS3Store(server: S3TestServer, options: Partial<S3StoreOptions> = {}): S3Probe {
   const store = createS3Store({ ...server, forcePathStyle: true, partSizeBytes: 5 * MIB, queueSize: 2, ...options });
   let landed = 0;
-  let copied = 0;
   const commands: string[] = [];
   store.client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -28,18 +25,16 @@ export function probedS3Store(server: S3TestServer, options: Partial<S3StoreOpti
       const result = await next(args);
       const body = (args.input as { Body?: unknown }).Body;
       if (body instanceof Uint8Array) landed += body.byteLength;
-      if (context.commandName === "UploadPartCopyCommand") copied += 1;
       return result;
     },
     { step: "initialize", name: "contractProbe" },
   );
-  return { store, landedBytes: () => landed, copiedParts: () => copied, commands };
+  return { store, landedBytes: () => landed, commands };
 }
 
 export function s3ContractTarget(
   server: S3TestServer,
   backend: {
-    largeCompose: "copy" | "stream";
     listOrder: "bytes" | "unordered";
     presign: "unchecked" | "checked";
     storeOptions?: Partial<S3StoreOptions>;
@@ -52,9 +47,7 @@ export function s3ContractTarget(
     landedBytes: probe.landedBytes,
     // queueSize parts in flight, one part being filled, and a few 64 KiB chunks in the pipes.
     maxBufferedBytes: 3 * 5 * MIB + MIB,
-    largeCompose: backend.largeCompose,
     listOrder: backend.listOrder,
-    copiedParts: probe.copiedParts,
     presign: backend.presign,
     stop: async () => {
       probe.store.client.destroy();

@@ -5,6 +5,7 @@
 
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteComposite, openComposite, readConcatenated } from "../../storage/composite.ts";
 import { type ObjectStore, ObjectStoreError } from "../../storage/index.ts";
 import { concatBytes, hashStream, lazySource, randomBytes, readAll, sha256Hex, streamOf } from "./streams.ts";
 
@@ -16,10 +17,6 @@ export interface ContractTarget {
   landedBytes(): Promise<number> | number;
   /** The most bytes a put may have read from its body that have not landed: the adapter's own buffering. */
   maxBufferedBytes: number;
-  /** How compose of >= 5 MiB sources runs on this backend: server-side ("copy") or through this process. */
-  largeCompose: "copy" | "stream";
-  /** Successful UploadPartCopy calls so far (always 0 where there are none). */
-  copiedParts(): number;
   /** Whether list yields keys in byte order, as S3 promises; s3rver lists folder by folder ("unordered"). */
   listOrder: "bytes" | "unordered";
   /** "none": presign gives null; "unchecked": URLs work, signatures not checked; "checked": a tampered URL fails. */
@@ -180,44 +177,26 @@ export function describeObjectStoreContract(name: string, setup: () => Promise<C
       expect(everything.length).toBeGreaterThanOrEqual(Object.keys(sizes).length);
     });
 
-    it("compose concatenates small sources by streaming, and keeps the sources", async () => {
-      const parts = [randomBytes(10, 1), randomBytes(1024, 2), new Uint8Array(0), randomBytes(5, 3)];
-      const sources = parts.map((_, index) => key(`compose-small/part-${index}`));
-      for (const [index, part] of parts.entries()) await store.put(sources[index]!, streamOf(part));
-      const copiedBefore = target.copiedParts();
-      const info = await store.compose(key("compose-small/whole"), [...sources, sources[0]!]);
-      const whole = concatBytes(...parts, parts[0]!);
-      expect(info.key).toBe(key("compose-small/whole"));
-      expect(info.bytes).toBe(whole.byteLength);
-      await expectObject(key("compose-small/whole"), whole);
-      for (const [index, part] of parts.entries()) await expectObject(sources[index]!, part);
-      expect(target.copiedParts() - copiedBefore).toBe(0);
-    });
-
-    it("compose of >= 5 MiB sources gives their concatenation (server-side where the backend can)", async () => {
-      const parts = [randomBytes(5 * MIB + 17, 4), randomBytes(5 * MIB, 5), randomBytes(100, 6)];
-      const sources = parts.map((_, index) => key(`compose-large/part-${index}`));
-      for (const [index, part] of parts.entries()) await store.put(sources[index]!, streamOf(part, 256 * 1024));
-      const copiedBefore = target.copiedParts();
-      const info = await store.compose(key("compose-large/whole"), sources);
-      const whole = concatBytes(...parts);
-      expect(info.bytes).toBe(whole.byteLength);
-      await expectObject(key("compose-large/whole"), whole);
-      const copied = target.copiedParts() - copiedBefore;
-      expect(copied).toBe(target.largeCompose === "copy" ? parts.length : 0);
-      // Composing again (now with what the adapter learnt about the server) gives the same object.
-      await store.compose(key("compose-large/again"), sources);
-      await expectObject(key("compose-large/again"), whole);
-    });
-
-    it("compose with a missing source fails with not_found and writes nothing; no sources is refused", async () => {
-      await store.put(key("compose-missing/a"), streamOf(randomBytes(10)));
-      await expectStoreError(
-        store.compose(key("compose-missing/whole"), [key("compose-missing/a"), key("compose-missing/nope")]),
-        "not_found",
-      );
-      expect(await store.head(key("compose-missing/whole"))).toBeNull();
-      await expectStoreError(store.compose(key("compose-missing/whole"), []), "invalid_argument");
+    it("reads parts as one composite object (how an upload's file is read), ranges across parts included", async () => {
+      const chunks = [randomBytes(10, 1), randomBytes(5 * MIB + 17, 4), new Uint8Array(0), randomBytes(100, 6)];
+      const parts = [];
+      for (const [index, chunk] of chunks.entries()) {
+        const partKey = key(`composite/part-${index}`);
+        await store.put(partKey, streamOf(chunk, 256 * 1024));
+        parts.push({ key: partKey, bytes: chunk.byteLength });
+      }
+      const whole = concatBytes(...chunks);
+      const read = await openComposite(store, { objectKey: key("composite/file"), bytes: whole.byteLength, parts });
+      expect(read?.bytes).toBe(whole.byteLength);
+      expect(sha256Hex(await readAll(read!.body))).toBe(sha256Hex(whole));
+      const range = { start: 5, end: 5 * MIB + 40 };
+      const ranged = readConcatenated(store, parts, range);
+      expect(sha256Hex(await readAll(ranged.body))).toBe(sha256Hex(whole.subarray(range.start, range.end)));
+      // A missing part fails the read (not_found) rather than returning other bytes.
+      const missing = [...parts, { key: key("composite/nope"), bytes: 3 }];
+      await expectStoreError(readAll(readConcatenated(store, missing).body), "not_found");
+      await deleteComposite(store, { objectKey: key("composite/file"), bytes: whole.byteLength, parts });
+      for (const part of parts) expect(await store.head(part.key)).toBeNull();
     });
 
     for (const [label, totalBytes, failAt] of [
@@ -264,8 +243,6 @@ export function describeObjectStoreContract(name: string, setup: () => Promise<C
         await expectStoreError(store.get(badKey), "invalid_key");
         await expectStoreError(store.head(badKey), "invalid_key");
         await expectStoreError(store.delete(badKey), "invalid_key");
-        await expectStoreError(store.compose(key("x"), [badKey]), "invalid_key");
-        await expectStoreError(store.compose(badKey, [key("x")]), "invalid_key");
       }
       await expectStoreError(store.presign("../outside", "GET", 60), "invalid_key");
       await expectStoreError(store.list("../")[Symbol.asyncIterator]().next(), "invalid_key");

@@ -160,6 +160,9 @@ describe("the Worker bundle in workerd", () => {
     );
     expect(file).toMatchObject({ status: "processed", status_details: null });
     expect(await (await client.files.content(file.id)).text()).toBe(bytes.toString());
+    // Complete copied nothing: the parts are the file's bytes until the file is deleted.
+    expect(await bucketKeys(`uploads/${api.projectId}/${upload.id}/`)).toHaveLength(3);
+    await client.files.delete(file.id);
     expect(await bucketKeys(`uploads/${api.projectId}/${upload.id}/`)).toEqual([]);
   });
 
@@ -210,6 +213,8 @@ describe("the Worker bundle in workerd", () => {
       (f) => f.status !== "uploaded",
     );
     expect(file.status).toBe("processed");
+    expect(await (await client.files.content(file.id)).text()).toBe(bytes.toString());
+    await client.files.delete(file.id);
     expect(await bucketKeys(`uploads/${api.projectId}/${upload.id}/`)).toEqual([]);
   });
 

@@ -73,8 +73,6 @@ describeObjectStoreContract("R2 adapter on workerd's R2 (Miniflare)", async () =
     landedBytes: probe.landedBytes,
     // One 8 MiB part being filled, plus a few 64 KiB chunks in the pipes.
     maxBufferedBytes: 8 * MIB + 256 * 1024,
-    largeCompose: "stream",
-    copiedParts: () => 0,
     listOrder: "bytes",
     presign: "none",
     stop: () => mf.dispose(),
