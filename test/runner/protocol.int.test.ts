@@ -178,6 +178,72 @@ describe("control: heartbeat answers follow the job's status", () => {
     expect(runRow.heartbeatAt).toBeGreaterThan(0);
   });
 
+  it("a heartbeat carries buffered events and metrics: stored like a POST /events, progress moved", async () => {
+    const seeded = await seedJob(server.deps, { totalSteps: 4 });
+    const run = await launch(seeded.jobId);
+    await call(run.token, "GET", "/spec");
+    const res = await call(run.token, "POST", "/heartbeat", {
+      step: 1,
+      total_steps: 4,
+      status: "running",
+      events: [{ level: "warn", message: "step 1: 2 grader errors", data: { step: 1 } }],
+      metrics: [{ step: 1, total_steps: 4, epoch: 1, learning_rate: 1e-3, step_time_s: 0.5, batch_lines: [1, 2] }],
+    });
+    expect(await res.json()).toEqual({ action: "continue", job_status: "running" });
+    const events = await eventsOf(seeded.jobId);
+    expect(events.find((e) => e.message === "step 1: 2 grader errors")).toMatchObject({
+      level: "warn",
+      type: "message",
+      data: { step: 1 },
+    });
+    expect(events.filter((e) => e.type === "metrics").map((e) => (e.data as { step: number }).step)).toEqual([1]);
+    expect((await jobRow(server.deps, seeded.jobId)).currentStep).toBe(1);
+  });
+
+  it("a run that stops for a pause: the job stays paused; if it was resumed meanwhile, a new run is dispatched", async () => {
+    const seeded = await seedJob(server.deps, { totalSteps: 6 });
+    const run = await launch(seeded.jobId);
+    await call(run.token, "GET", "/spec");
+    await transition(server.deps.db, seeded.jobId, "paused", { message: "paused by test" });
+    await call(run.token, "POST", "/status", { status: "paused", step: 2 });
+    expect((await jobRow(server.deps, seeded.jobId)).status).toBe("paused");
+    expect((await eventsOf(seeded.jobId)).map((e) => e.message)).toContain(
+      "Runner stopped after step 2 and freed its machine; the job is paused and resuming starts a new run from the last checkpoint",
+    );
+    expect((await server.deps.db.select().from(runs).where(eq(runs.id, run.runId)))[0]!.status).toBe("ended");
+
+    // Resumed while the next runner was still saving its pause checkpoint (its heartbeat took the job back).
+    await transition(server.deps.db, seeded.jobId, "queued", { message: "resumed by test" }, { from: ["paused"] });
+    const next = await launch(seeded.jobId);
+    await call(next.token, "GET", "/spec");
+    await transition(server.deps.db, seeded.jobId, "paused", { message: "paused again by test" });
+    await transition(
+      server.deps.db,
+      seeded.jobId,
+      "queued",
+      { message: "resumed again by test" },
+      { from: ["paused"] },
+    );
+    await call(next.token, "POST", "/heartbeat", { step: 3, status: "running" }); // queued -> running for this run
+    expect((await jobRow(server.deps, seeded.jobId)).status).toBe("running");
+    await call(next.token, "POST", "/status", { status: "paused", step: 3 });
+    expect((await jobRow(server.deps, seeded.jobId)).status).toBe("queued");
+    expect(await server.queue.hasPending("dispatch", seeded.jobId)).toBe(true);
+    const third = await launch(seeded.jobId); // no live run is left in the way
+    expect(third.runId).not.toBe(next.runId);
+  });
+
+  it("a run launched before a pause ends at its spec fetch without starting", async () => {
+    const seeded = await seedJob(server.deps);
+    const run = await launch(seeded.jobId);
+    await transition(server.deps.db, seeded.jobId, "paused", { message: "paused by test" });
+    const res = await call(run.token, "GET", "/spec");
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("job_not_runnable");
+    expect((await server.deps.db.select().from(runs).where(eq(runs.id, run.runId)))[0]!.status).toBe("ended");
+    expect((await jobRow(server.deps, seeded.jobId)).status).toBe("paused");
+  });
+
   it("the fake-runner stops at a cancel and reports it; the job stays cancelled", async () => {
     const seeded = await seedJob(server.deps, { totalSteps: 6 });
     const run = await launch(seeded.jobId);

@@ -48,6 +48,8 @@ export interface LocalBackendOptions {
 export interface LocalBackend extends RunnerBackend {
   /** Resolves once every warm runner has its engine up (at once with no pool); benchmarks start their clocks here. */
   whenWarm(): Promise<void>;
+  /** Stops the idle warm runners (and, with `stopRunsOnClose`, the runs this process started). */
+  close(): Promise<void>;
 }
 
 export function defaultLocalCommand(): string[] {
