@@ -94,40 +94,28 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       bodyError ??= err;
     });
     const atLeast = putOptions?.lengthAtLeast;
-    if (contentLength === undefined && atLeast !== undefined && atLeast >= MIN_PART_BYTES) {
-      try {
-        await streamedPut({
-          client,
-          bucket,
-          key,
-          body: meter.transform.readable,
-          atLeast,
-          partSizeBytes,
-          contentType: putOptions?.contentType,
-        });
-        await piping;
-      } catch (err) {
-        pipeAbort.abort(err);
-        await piping;
-        throw bodyError ?? err;
+    const upload = (): Promise<unknown> => {
+      const contentType = putOptions?.contentType;
+      if (contentLength === undefined && atLeast !== undefined && atLeast >= MIN_PART_BYTES) {
+        const input = { client, bucket, key, body: meter.transform.readable, atLeast, partSizeBytes, contentType };
+        return streamedPut(input);
       }
-      return { key, ...meter.result() };
-    }
-    const upload = new Upload({
-      client,
-      params: {
-        Bucket: bucket,
-        Key: key,
-        Body: meter.transform.readable,
-        ...(putOptions?.contentType !== undefined && { ContentType: putOptions.contentType }),
-        ...(contentLength !== undefined && { ContentLength: contentLength }),
-      },
-      partSize: partSizeFor(contentLength),
-      queueSize,
-      leavePartsOnError: false,
-    });
+      return new Upload({
+        client,
+        params: {
+          Bucket: bucket,
+          Key: key,
+          Body: meter.transform.readable,
+          ...(contentType !== undefined && { ContentType: contentType }),
+          ...(contentLength !== undefined && { ContentLength: contentLength }),
+        },
+        partSize: partSizeFor(contentLength),
+        queueSize,
+        leavePartsOnError: false,
+      }).done();
+    };
     try {
-      await upload.done();
+      await upload();
       await piping;
     } catch (err) {
       pipeAbort.abort(err);
