@@ -40,6 +40,8 @@ export const EnvSchema = z
     RFT_EMBEDDING_MODEL: z.string().optional(),
     /** A local ONNX embedding model folder (model.onnx + tokenizer.json) for cosine graders, used over the endpoint. */
     RFT_GRADER_EMBEDDINGS_ONNX_DIR: z.string().optional(),
+    /** WordNet 3.0 dict folder for meteor's synonym stage (Node; default /usr/share/wordnet if present; "" = off). */
+    RFT_GRADER_WORDNET_DIR: z.string().optional(),
     RFT_PYTHON_GRADER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
     RFT_PYTHON_GRADER_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
     RFT_PYTHON_GRADER_MEMORY_MB: z.coerce.number().int().min(64).optional(),

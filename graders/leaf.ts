@@ -2,7 +2,7 @@
  * The leaf graders (every type but multi): render templates, compute or ask a port, return a GraderResult.
  * Failures are values (reward 0, typed error); nothing here throws for a grading failure.
  */
-import { LOCAL_METRICS } from "./metrics/index.ts";
+import { LOCAL_METRICS, meteor } from "./metrics/index.ts";
 import type { ChatMessage, GraderContext } from "./ports.ts";
 import { addUsage, failure, type GraderResult, success, type TokenUsage } from "./result.ts";
 import type {
@@ -88,7 +88,10 @@ async function textSimilarity(
     score = cosine(r.vectors[0]!, r.vectors[1]!);
     usage = r.usage;
   } else {
-    score = LOCAL_METRICS[grader.evaluation_metric](input, reference);
+    score =
+      grader.evaluation_metric === "meteor" // the one local metric with a port: WordNet synonyms, when configured
+        ? meteor(input, reference, ctx.wordnet)
+        : LOCAL_METRICS[grader.evaluation_metric](input, reference);
   }
   const scores: Record<string, unknown> = {};
   if (grader.pass_threshold !== undefined) scores.passed = score >= grader.pass_threshold;

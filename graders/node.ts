@@ -3,9 +3,14 @@
  * OpenAI-compatible endpoint the operator configures; cosine embeddings come instead from a local ONNX model when
  * RFT_GRADER_EMBEDDINGS_ONNX_DIR names one (loaded here, so a bad folder fails at start-up); python graders run in
  * the warm bubblewrap pool, built on first use so a server that never runs a python grader starts no interpreters.
+ * meteor's WordNet synonym stage reads RFT_GRADER_WORDNET_DIR (default /usr/share/wordnet when it exists; "" turns
+ * it off); its files are checked here and read on first use.
  */
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { createOnnxEmbeddings } from "./embeddings/onnx.node.ts";
+import { DEFAULT_WORDNET_DIR, wordNetFiles } from "./metrics/wordnet/files.node.ts";
+import { WordNet } from "./metrics/wordnet/wordnet.ts";
 import { openAICompatibleChat, openAICompatibleEmbeddings } from "./openai-compatible.ts";
 import type { GraderContext, PythonRunner } from "./ports.ts";
 import { createPythonSandbox, type PythonSandbox } from "./python/sandbox.node.ts";
@@ -22,6 +27,8 @@ export interface NodeGraderSettings {
   RFT_PYTHON_GRADER_TIMEOUT_MS?: number | undefined;
   /** Address-space limit per python interpreter (MiB; default 1024). */
   RFT_PYTHON_GRADER_MEMORY_MB?: number | undefined;
+  /** A WordNet 3.0 dict folder for meteor's synonym stage; default /usr/share/wordnet if present; "" for none. */
+  RFT_GRADER_WORDNET_DIR?: string | undefined;
 }
 
 function lazyPython(build: () => PythonSandbox): PythonRunner & { close(): Promise<void> } {
@@ -62,12 +69,16 @@ export async function createNodeGraderContext(settings: NodeGraderSettings = {})
   const embeddings = onnx ?? (endpoint ? openAICompatibleEmbeddings(endpoint) : null);
   // The local model's name (metadata only) is its folder's, unless the operator names it.
   const embeddingModel = settings.RFT_EMBEDDING_MODEL ?? (onnxDir ? basename(onnxDir) : undefined);
+  const wordnetDir = settings.RFT_GRADER_WORDNET_DIR ?? (existsSync(DEFAULT_WORDNET_DIR) ? DEFAULT_WORDNET_DIR : "");
+  const wordnetFiles = wordnetDir ? wordNetFiles(wordnetDir) : null;
   return {
     ...(endpoint ? { chat: openAICompatibleChat(endpoint) } : {}),
     ...(embeddings ? { embeddings } : {}),
     ...(embeddingModel ? { embeddingModel } : {}),
+    ...(wordnetFiles ? { wordnet: new WordNet(wordnetFiles) } : {}),
     python,
     close: async () => {
+      wordnetFiles?.close();
       await python.close();
       await onnx?.close();
     },

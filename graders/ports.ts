@@ -3,6 +3,7 @@
  * `openai-compatible.ts` (chat completions and embeddings over fetch, any runtime) and
  * `python/sandbox.node.ts` (Node only: warm sandboxed interpreters).
  */
+import type { Thesaurus } from "./metrics/meteor.ts";
 import type { TokenUsage } from "./result.ts";
 
 export interface ChatMessage {
@@ -65,6 +66,8 @@ export interface GraderContext {
   /** Model used for cosine similarity; OpenAI uses text-embedding-3-large. */
   embeddingModel?: string;
   python?: PythonRunner;
+  /** WordNet for meteor's synonym stage (Node: graders/metrics/wordnet/files.node.ts); without it the stage is off. */
+  wordnet?: Thesaurus;
   /** Releases what the adapters hold (python workers). */
   close?: () => Promise<void>;
 }

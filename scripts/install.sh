@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the platform and its tests need, idempotently: npm packages, the engine's Python venv,
-# bubblewrap (the python-grader sandbox), and the tiny base model. Runnable from anywhere.
+# bubblewrap (the python-grader sandbox), WordNet (meteor's synonyms), and the tiny base model. Runnable from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING=1
@@ -34,6 +34,19 @@ if ! command -v bwrap >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
   else
     echo "warning: bubblewrap (bwrap) is not installed; python graders will run without a namespace sandbox" >&2
+  fi
+fi
+
+# WordNet 3.0 for meteor's synonym stage (graders/metrics/wordnet; RFT_GRADER_WORDNET_DIR defaults to
+# /usr/share/wordnet): wordnet-base has the dict files; wordnet-sense-index adds index.sense, which NLTK's reader
+# opens, for the parity test's Python side. Without them meteor skips synonyms and the parity test is skipped.
+if [ ! -f /usr/share/wordnet/index.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "wordnet-base"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index >/dev/null
+  else
+    echo "warning: WordNet (wordnet-base) is not installed; meteor will score without WordNet synonyms" >&2
   fi
 fi
 

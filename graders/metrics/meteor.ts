@@ -1,13 +1,20 @@
 /**
  * meteor: `nltk.translate.meteor_score.meteor_score([reference.split()], input.split())` with NLTK's defaults
- * (alpha 0.9, beta 3, gamma 0.5, lowercasing, exact then Porter-stem matching).
+ * (alpha 0.9, beta 3, gamma 0.5, lowercasing, exact, then Porter-stem, then WordNet-synonym matching).
  *
- * Reference: NLTK 3.10 `meteor_score` (Banerjee & Lavie 2005). NLTK's third stage matches WordNet synonyms; WordNet
- * is a 30 MB corpus that a Web-standard grader cannot carry, so that stage is left out: scores equal NLTK's with
- * an empty WordNet, and can be lower than NLTK-with-WordNet where only a synonym links two words.
+ * Reference: NLTK 3.10 `meteor_score` (Banerjee & Lavie 2005). The synonym stage needs WordNet 3.0 (a 30 MB corpus):
+ * given a `Thesaurus` (the grader context's `wordnet`, loaded on Node from RFT_GRADER_WORDNET_DIR or
+ * /usr/share/wordnet), scores equal NLTK's with that WordNet; without one (workerd) the stage is skipped and scores
+ * equal NLTK's with an empty WordNet, lower where only a synonym links two words.
  */
 import { porterStem } from "./porter.ts";
 import { pySplit } from "./text.ts";
+
+/** What the synonym stage asks of WordNet (`WordNet.synonyms` in ./wordnet/wordnet.ts). */
+export interface Thesaurus {
+  /** The word itself and every `_`-free lemma name of every synset of `word`, as NLTK's METEOR collects them. */
+  synonyms(word: string): ReadonlySet<string>;
+}
 
 type Enum = [index: number, word: string];
 
@@ -38,6 +45,29 @@ function matchEnums(hyp: Enum[], ref: Enum[]): { matches: [number, number][]; hy
   };
 }
 
+/**
+ * NLTK's `_enum_wordnetsyn_match`: each hypothesis word, last first, takes the latest unused reference word among
+ * its synonyms. (NLTK walks a Python set of synonyms, but the latest position is unique, so the order is moot.)
+ */
+function matchSynonyms(hyp: Enum[], ref: Enum[], thesaurus: Thesaurus): [number, number][] {
+  const positions = new Map<string, number[]>();
+  ref.forEach(([, word], j) => {
+    const list = positions.get(word);
+    if (list) list.push(j);
+    else positions.set(word, [j]);
+  });
+  const matches: [number, number][] = [];
+  for (let i = hyp.length - 1; i >= 0; i--) {
+    let best: number[] | null = null;
+    for (const synonym of thesaurus.synonyms(hyp[i]![1])) {
+      const list = positions.get(synonym);
+      if (list && list.length > 0 && (best === null || list[list.length - 1]! > best[best.length - 1]!)) best = list;
+    }
+    if (best) matches.push([hyp[i]![0], ref[best.pop()!]![0]]);
+  }
+  return matches;
+}
+
 function countChunks(matches: [number, number][]): number {
   let chunks = 1;
   for (let i = 0; i < matches.length - 1; i++) {
@@ -48,8 +78,8 @@ function countChunks(matches: [number, number][]): number {
   return chunks;
 }
 
-/** The meteor score in [0, 1]. */
-export function meteor(input: string, reference: string): number {
+/** The meteor score in [0, 1]; the synonym stage runs when `thesaurus` is given. */
+export function meteor(input: string, reference: string, thesaurus?: Thesaurus): number {
   const hyp: Enum[] = pySplit(input).map((w, i) => [i, w.toLowerCase()]);
   const ref: Enum[] = pySplit(reference).map((w, i) => [i, w.toLowerCase()]);
   const exact = matchEnums(hyp, ref);
@@ -57,7 +87,13 @@ export function meteor(input: string, reference: string): number {
     exact.hyp.map(([i, w]) => [i, porterStem(w)]),
     exact.ref.map(([i, w]) => [i, porterStem(w)]),
   );
-  const matches = [...exact.matches, ...stemmed.matches].sort((a, b) => a[0] - b[0]);
+  // As in NLTK, the synonym stage sees the stem stage's leftovers as stems: it looks up the synonyms of a
+  // hypothesis word's Porter stem ("dogs" -> "dog") and compares them with the reference words' stems.
+  const synonyms =
+    thesaurus && stemmed.hyp.length > 0 && stemmed.ref.length > 0
+      ? matchSynonyms(stemmed.hyp, stemmed.ref, thesaurus)
+      : [];
+  const matches = [...exact.matches, ...stemmed.matches, ...synonyms].sort((a, b) => a[0] - b[0]);
   const matchesCount = matches.length;
   if (hyp.length === 0 || ref.length === 0 || matchesCount === 0) return 0;
   const precision = matchesCount / hyp.length;
