@@ -17,8 +17,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { RunLaunch, RunnerBackend, RunState } from "./port.ts";
 
@@ -27,7 +28,7 @@ const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export interface LocalBackendOptions {
   /** Run folders go under `<dataDir>/runs/`. */
   dataDir: string;
-  /** The program and arguments before `--api`; default: tsx + the supervisor's HTTP entry. */
+  /** The program and arguments before `--api`; default: node with tsx + the supervisor's HTTP entry. */
   command?: readonly string[];
   /** Extra environment for the child (e.g. `RFT_CACHE_DIR`, the engine's python). */
   env?: Record<string, string>;
@@ -71,6 +72,26 @@ type Warm = {
 
 /** After this many warm runners in a row die before getting a run, runs start cold (the engine cannot start here). */
 const MAX_WARM_FAILURES = 3;
+const LISTEN_TIMEOUT_MS = 60_000;
+
+/** Removes the logs of warm runners whose parent process is gone (those runners exited with it). */
+function removeOrphanedWarmLogs(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const parent = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (!parent || parent === process.pid) continue;
+    try {
+      process.kill(parent, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(dir, name), { force: true });
+    }
+  }
+}
 
 /** ref = `<pid>:<runId>`; the pid is what cancel and inspect need after an API restart. */
 const parseRef = (ref: string) => {
@@ -101,7 +122,8 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     if (!program) return;
     const dir = join(dataDir, "runs", ".warm");
     mkdirSync(dir, { recursive: true });
-    const logFile = join(dir, `${randomUUID()}.log`);
+    // Named after this process, so a later backend can tell the logs of warm runners whose parent died (they exit).
+    const logFile = join(dir, `${process.pid}-${randomUUID()}.log`);
     const fd = openSync(logFile, "a");
     const child = spawn(program, [...args, "--warm"], {
       cwd: REPO_ROOT,
@@ -109,6 +131,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       stdio: ["ignore", fd, fd, "ipc"],
       env: baseEnv(),
     });
+    closeSync(fd); // the child has its own copy
     if (!child.pid) {
       // The spawn itself failed ('error' follows): count it like a warm runner that died.
       child.once("error", () => {});
@@ -155,14 +178,22 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   async function launchWarm(run: RunLaunch, workDir: string): Promise<number | null> {
     for (let warm = pool.shift(); warm; warm = pool.shift()) {
       const { child, pid } = warm;
-      if (!(await warm.listening)) continue;
-      if (!child.connected || child.exitCode !== null || child.signalCode !== null) continue;
+      // A runner that does not listen within a minute (stopped, stuck) is not waited for: the run starts cold.
+      const listening = await Promise.race([warm.listening, sleep(LISTEN_TIMEOUT_MS, false, { ref: false })]);
+      const discard = () => {
+        killGroup(pid, "SIGKILL");
+        rmSync(warm.logFile, { force: true });
+      };
+      if (!listening || !child.connected || child.exitCode !== null || child.signalCode !== null) {
+        discard();
+        continue;
+      }
       try {
         // The child writes to this inode whatever its name: the rename makes its output the run's runner.log.
         renameSync(warm.logFile, join(workDir, "runner.log"));
         child.send({ type: "run", api_url: run.apiBaseUrl, token: run.token, work_dir: workDir });
       } catch {
-        killGroup(pid, "SIGKILL");
+        discard();
         continue;
       }
       warmFailures = 0;
@@ -215,6 +246,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     if (alive(pid)) killGroup(pid, "SIGKILL");
   }
 
+  if (warmTarget > 0) removeOrphanedWarmLogs(join(dataDir, "runs", ".warm"));
   fillPool();
 
   return {
@@ -237,6 +269,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
         stdio: ["ignore", log, log],
         env: { ...baseEnv(), RFT_API_URL: run.apiBaseUrl, RFT_RUN_TOKEN: run.token, RFT_WORK_DIR: workDir },
       });
+      closeSync(log); // the child has its own copy
       const pid = await new Promise<number>((resolvePid, reject) => {
         child.once("error", reject);
         child.once("spawn", () => resolvePid(child.pid!));
