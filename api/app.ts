@@ -6,6 +6,7 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorHandler } from "./errors.ts";
 import { renderReference } from "./reference-page.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { checkpointPermissionRoutes } from "./routes/checkpoint-permissions.ts";
 import { checkpointsRoutes } from "./routes/checkpoints.ts";
 import { filesRoutes } from "./routes/files.ts";
 import { gradersRoutes } from "./routes/graders.ts";
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps, options: { runner?: RunnerRouteOptions 
   app.route("/v1", gradersRoutes(deps));
   app.route("/v1", jobsRoutes(deps));
   app.route("/v1", checkpointsRoutes(deps));
+  app.route("/v1", checkpointPermissionRoutes(deps));
   app.route("/v1", modelsRoutes(deps));
   app.route("/v1", webhooksRoutes(deps));
   app.route("/v1", adminRoutes(deps));

@@ -1,7 +1,7 @@
 /**
  * Prefixed ids, sortable by creation time: `<prefix><time, 9 base-36 digits><16 random base-62 chars>`.
  * Lexical order is creation order, so cursor pages can compare ids directly.
- * Prefixes follow OpenAI's per kind: `file-`, `upload_`, `part_`, `ftjob-`, `ftevent-`, `ftckpt_`.
+ * Prefixes follow OpenAI's per kind: `file-`, `upload_`, `part_`, `ftjob-`, `ftevent-`, `ftckpt_`, `cp_`.
  */
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -31,6 +31,7 @@ export const ID_PREFIX = {
   job: "ftjob-",
   event: "ftevent-",
   checkpoint: "ftckpt_",
+  checkpointPermission: "cp_",
   project: "proj_",
   apiKey: "key_",
 } as const;

@@ -1,6 +1,6 @@
-import { and, eq, isNull, or } from "drizzle-orm";
+import { and, eq, exists, isNull, or } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { models } from "../../db/schema/index.ts";
+import { checkpointPermissions, checkpoints, models } from "../../db/schema/index.ts";
 import type { ObjectStore } from "../../storage/port.ts";
 
 export type ModelRow = typeof models.$inferSelect;
@@ -22,6 +22,13 @@ export async function listModels(db: Db, projectId: string): Promise<ModelRow[]>
     .orderBy(models.createdAt, models.id);
 }
 
+/** `ft:…:ckpt-step-N`: the model name of a job's checkpoint (`fine_tuned_model_checkpoint`). */
+export const isCheckpointName = (name: string) => /:ckpt-step-\d+$/.test(name);
+
+/**
+ * A model the project can use by that name: a base model, one of its fine-tuned models, or a checkpoint, its own
+ * or one shared with it (checkpoint permissions). A checkpoint comes back as a fine-tuned model row of its owner.
+ */
 export async function findModel(db: Db, projectId: string, name: string): Promise<ModelRow | null> {
   const rows = await db
     .select()
@@ -30,7 +37,35 @@ export async function findModel(db: Db, projectId: string, name: string): Promis
       and(eq(models.id, name), or(isNull(models.projectId), eq(models.projectId, projectId)), isNull(models.deletedAt)),
     )
     .limit(1);
-  return rows[0] ?? null;
+  if (rows[0] || !isCheckpointName(name)) return rows[0] ?? null;
+  const shared = db
+    .select({ id: checkpointPermissions.id })
+    .from(checkpointPermissions)
+    .where(
+      and(
+        eq(checkpointPermissions.checkpointId, checkpoints.id),
+        eq(checkpointPermissions.granteeProjectId, projectId),
+      ),
+    );
+  const [ckpt] = await db
+    .select()
+    .from(checkpoints)
+    .where(and(eq(checkpoints.modelName, name), or(eq(checkpoints.projectId, projectId), exists(shared))))
+    .limit(1);
+  if (!ckpt) return null;
+  const merged = ckpt.files.some((f) => f.name.startsWith("merged/"));
+  return {
+    id: name,
+    projectId: ckpt.projectId,
+    kind: "fine_tuned",
+    ownedBy: ckpt.projectId,
+    objectPrefix: merged ? `${ckpt.objectPrefix}/merged` : ckpt.objectPrefix,
+    localPath: null,
+    checkpointId: ckpt.id,
+    jobId: ckpt.jobId,
+    createdAt: ckpt.createdAt,
+    deletedAt: null,
+  };
 }
 
 export interface ResolvedModel {

@@ -3,7 +3,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { models } from "../../db/schema/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { badRequest, notFound } from "../errors.ts";
-import { findModel, listModels, toModelObject } from "../models/registry.ts";
+import { findModel, isCheckpointName, listModels, toModelObject } from "../models/registry.ts";
 import { newRouter } from "../router.ts";
 
 const Model = z
@@ -70,6 +70,13 @@ export function modelsRoutes(deps: AppDeps) {
       if (!row) throw notFound("model", name, "model");
       if (row.kind !== "fine_tuned")
         throw badRequest("Only fine-tuned models can be deleted.", "model", "invalid_model");
+      if (isCheckpointName(name)) {
+        throw badRequest(
+          "A checkpoint cannot be deleted; delete its job's fine-tuned model, or revoke its permissions.",
+          "model",
+          "invalid_model",
+        );
+      }
       await deps.db
         .update(models)
         .set({ deletedAt: Math.floor(Date.now() / 1000) })

@@ -73,7 +73,28 @@ export const checkpoints = sqliteTable(
     files: text("files", { mode: "json" }).notNull().$type<{ name: string; bytes: number; sha256?: string }[]>(),
     createdAt: createdAtColumn(),
   },
-  (t) => [index("checkpoints_job").on(t.jobId, t.id), uniqueIndex("checkpoints_job_step").on(t.jobId, t.stepNumber)],
+  (t) => [
+    index("checkpoints_job").on(t.jobId, t.id),
+    uniqueIndex("checkpoints_job_step").on(t.jobId, t.stepNumber),
+    // Jobs and runners find a checkpoint by its model name (a shared checkpoint used as a job's model).
+    index("checkpoints_model_name").on(t.modelName),
+  ],
+);
+
+/**
+ * A checkpoint shared with another project (`cp_…`, OpenAI's checkpoint permissions): that project may use the
+ * checkpoint's model name as a job's `model` and retrieve it under `/v1/models`. Granted and revoked with an admin key.
+ */
+export const checkpointPermissions = sqliteTable(
+  "checkpoint_permissions",
+  {
+    id: idColumn(),
+    checkpointId: text("checkpoint_id").notNull(),
+    /** The project the checkpoint is shared with. */
+    granteeProjectId: text("grantee_project_id").notNull(),
+    createdAt: createdAtColumn(),
+  },
+  (t) => [uniqueIndex("checkpoint_permissions_grant").on(t.checkpointId, t.granteeProjectId)],
 );
 
 /**
