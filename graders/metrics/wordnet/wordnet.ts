@@ -69,6 +69,7 @@ const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const CACHE_LIMIT = 50_000;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** `-1`, `0` or `1` as the index line's lemma (its bytes up to the first space) sorts before, equal to or after `key`. */
 function compareLemma(buf: Uint8Array, start: number, key: Uint8Array): number {
@@ -162,7 +163,7 @@ export class WordNet {
       if (end < 0) end = buf.length;
       // The licence header's lines start with a space: an empty lemma, before every real one.
       const cmp = buf[start] === SPACE ? -1 : compareLemma(buf, start, key);
-      if (cmp === 0) return parseIndexLine(new TextDecoder().decode(buf.subarray(start, end)));
+      if (cmp === 0) return parseIndexLine(decoder.decode(buf.subarray(start, end)));
       if (cmp < 0) lo = end + 1;
       else hi = start;
     }

@@ -6,7 +6,8 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
   fuzzy_match  rapidfuzz.fuzz.WRatio(input, reference, processor=rapidfuzz.utils.default_process) / 100
   bleu         sacrebleu.sentence_bleu(input, [reference]).score / 100
   gleu         nltk sentence_gleu([reference.split()], input.split())
-  meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet (no corpus here)
+  meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet: what meteor gives with no
+               WordNet configured (wordnet_ref.py checks the synonym stage against the real WordNet files)
   rouge_*      rouge_ref.py, a line-for-line transcription of Google's rouge-score 0.1.2 (not installable here)
 
 With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
@@ -29,7 +30,7 @@ warnings.filterwarnings("ignore")
 
 
 class EmptyWordNet:
-    """Stands in for NLTK's WordNet corpus, which is not downloadable here: no synsets for any word."""
+    """NLTK's WordNet with no synsets for any word: the reference for meteor without a WordNet (workerd)."""
 
     def synsets(self, _word):
         return []
