@@ -25,6 +25,7 @@ import { runnerRoutes } from "../../api/routes/runner.ts";
 import { openNodeDb } from "../../db/node.ts";
 import { files, jobs, projects } from "../../db/schema/index.ts";
 import { createLocalStore } from "../../storage/local.ts";
+import type { RunLaunch, RunnerBackend } from "../../workers/backends/port.ts";
 import { createTableQueue, type TableQueue } from "../../workers/queue-table.ts";
 
 export interface RunnerServer {
@@ -211,3 +212,18 @@ export async function waitFor<T>(
 }
 
 export { sha256Hex };
+
+/** Test double of a backend: records launches instead of starting processes. */
+export function recordingBackend() {
+  const launches: RunLaunch[] = [];
+  const backend: RunnerBackend = {
+    name: "recording",
+    launch: async (run) => {
+      launches.push(run);
+      return { ref: `rec:${run.runId}` };
+    },
+    cancel: async () => {},
+    inspect: async () => "running",
+  };
+  return { backend, launches };
+}

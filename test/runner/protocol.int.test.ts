@@ -8,25 +8,10 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { transition } from "../../api/jobs/lifecycle.ts";
 import { checkpoints, jobEvents, models, runs } from "../../db/schema/index.ts";
-import type { RunLaunch, RunnerBackend } from "../../workers/backends/port.ts";
+import type { RunLaunch } from "../../workers/backends/port.ts";
 import { createDispatcher } from "../../workers/dispatcher.ts";
 import { runFakeRunner } from "./fake-runner.ts";
-import { jobRow, type RunnerServer, seedJob, startRunnerServer } from "./harness.ts";
-
-/** Test double of a backend: records launches instead of starting processes. */
-function recordingBackend() {
-  const launches: RunLaunch[] = [];
-  const backend: RunnerBackend = {
-    name: "recording",
-    launch: async (run) => {
-      launches.push(run);
-      return { ref: `rec:${run.runId}` };
-    },
-    cancel: async () => {},
-    inspect: async () => "running",
-  };
-  return { backend, launches };
-}
+import { jobRow, type RunnerServer, recordingBackend, seedJob, startRunnerServer } from "./harness.ts";
 
 let server: RunnerServer;
 let launch: (jobId: string) => Promise<RunLaunch>;

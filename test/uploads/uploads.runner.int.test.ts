@@ -5,9 +5,8 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { files, jobs } from "../../db/schema/index.ts";
-import type { RunLaunch, RunnerBackend } from "../../workers/backends/port.ts";
 import { createDispatcher } from "../../workers/dispatcher.ts";
-import { type RunnerServer, seedJob, startRunnerServer } from "../runner/harness.ts";
+import { type RunnerServer, recordingBackend, seedJob, startRunnerServer } from "../runner/harness.ts";
 
 let server: RunnerServer;
 
@@ -45,16 +44,7 @@ it("serves a file made of upload parts to the runner as one file", async () => {
   });
   await db.update(jobs).set({ trainingFile: fileId }).where(eq(jobs.id, seeded.jobId));
 
-  const launches: RunLaunch[] = [];
-  const backend: RunnerBackend = {
-    name: "recording",
-    launch: async (run) => {
-      launches.push(run);
-      return { ref: `rec:${run.runId}` };
-    },
-    cancel: async () => {},
-    inspect: async () => "running",
-  };
+  const { backend, launches } = recordingBackend();
   const dispatched = await createDispatcher({ db, backend, apiBaseUrl: server.origin }).dispatch(seeded.jobId);
   expect(dispatched.kind).toBe("launched");
   const token = launches.at(-1)?.token as string;
