@@ -203,13 +203,15 @@ async function prepare(
   const outputDir = path.join(workDir, "output");
   const t0 = performance.now();
 
+  // Side by side: the data, the base model (usually already in the cache) and the resume checkpoint.
   const training = path.join(dataDir, "train.jsonl");
-  await client.download(spec.training_file, training);
   const validation = spec.validation_file ? path.join(dataDir, "valid.jsonl") : null;
-  if (spec.validation_file && validation) await client.download(spec.validation_file, validation);
-
-  const modelDir = await cachedModel(client, io, spec.model.id, spec.model.files, cacheDir);
-  if (spec.resume) await placeCheckpoint(client, spec.resume, outputDir);
+  const [, , modelDir] = await Promise.all([
+    client.download(spec.training_file, training),
+    spec.validation_file && validation ? client.download(spec.validation_file, validation) : null,
+    cachedModel(client, io, spec.model.id, spec.model.files, cacheDir),
+    spec.resume ? placeCheckpoint(client, spec.resume, outputDir) : null,
+  ]);
 
   const input = {
     model: modelDir,
