@@ -28,7 +28,8 @@ export const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   validating_files: ["queued", "failed", "cancelled"],
   queued: ["running", "paused", "failed", "cancelled"],
   running: ["succeeded", "failed", "cancelled", "paused", "queued"],
-  paused: ["queued", "cancelled", "failed"],
+  // succeeded: a pause that came after the last step, while the runner saved the final checkpoint.
+  paused: ["queued", "cancelled", "failed", "succeeded"],
   succeeded: [],
   failed: [],
   cancelled: [],

@@ -611,7 +611,8 @@ async function applyFinalStatus(deps: AppDeps, run: RunRow, job: JobRow, req: z.
           message: "The job has successfully completed",
           data: { ...data, fine_tuned_model: name, checkpoint_id: last.id },
         },
-        { from: ["running"], patch: { fineTunedModel: name, estimatedFinish: null } },
+        // From paused too: a pause that arrived after the last step finds the work done.
+        { from: ["running", "paused"], patch: { fineTunedModel: name, estimatedFinish: null } },
       );
       if (moved.ok) {
         await addJobEvent(deps.db, job.id, {
