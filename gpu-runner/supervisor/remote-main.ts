@@ -36,6 +36,19 @@ import { parseSpec, type RunSpec } from "./spec.ts";
 
 const log = (line: string) => process.stderr.write(`[runner ${new Date().toISOString()}] ${line}\n`);
 
+/** The run's RunnerIO once there is one: a stop signal sends what it holds before the process goes. */
+let activeIO: HttpRunnerIO | null = null;
+const STOP_FLUSH_MS = 3_000;
+process.once("SIGTERM", () => {
+  // Cancel (the local backend signals the process group) or a deleted pod: buffered events and metrics go out first,
+  // for at most a few seconds, then the process ends as the signal would have ended it.
+  const bye = () => process.exit(143);
+  setTimeout(bye, STOP_FLUSH_MS).unref();
+  if (!activeIO) return bye();
+  log("stopping (SIGTERM): sending buffered events first");
+  activeIO.close().then(bye, bye);
+});
+
 /** What the local backend sends a warm runner: its run. */
 const Assignment = z.object({
   type: z.literal("run"),
@@ -165,6 +178,7 @@ async function runAssigned(
     failureContext: () => (tail.length ? `last engine output:\n${tail.join("\n")}` : undefined),
   });
   io.startKeepalive(spec.resume?.step ?? 0);
+  activeIO = io;
 
   let runSpec: RunSpec;
   try {
