@@ -8,21 +8,25 @@
  *     with time.process_time), run one after the other in this process's run. "ratio" compares those two; the
  *     "gradeBatch" column is the same metric through `gradeBatch` (templates and result objects included), for
  *     reference. Corpora: the parity corpus (short, unicode and long texts), its short pairs alone, and for
- *     fuzzy_match the corpus split by the longer text's length. Goal: ratio >= 3.
+ *     fuzzy_match the corpus split by the longer text's length, on the default LCS kernel (WebAssembly on Node) and
+ *     on the JS one (workerd's). Goal: ratio >= 3. `--fuzzy` runs only the fuzzy_match rows.
  *  2. python graders: grades/s of a small `grade()` through the warm bubblewrap pool via `gradeBatch`.
  *     Goal: >= 2000/s on 2 cores.
  *
- * Run: npx tsx bench/graders/run.ts [--quick]
+ * Run: npx tsx bench/graders/run.ts [--quick] [--fuzzy]
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { type GradeInput, gradeBatch, LOCAL_METRICS, type LocalMetric, sampleFromText } from "../../graders/index.ts";
+import { useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
+import { WASM_FROM, wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
 import { createPythonSandbox } from "../../graders/python/sandbox.node.ts";
 import { buildCorpus, type Pair } from "../../test/graders/reference/corpus.ts";
 import { hasVenv, VENV_PYTHON } from "../../test/graders/reference/python.ts";
 
 const quick = process.argv.includes("--quick");
+const fuzzyOnly = process.argv.includes("--fuzzy");
 const MIN_SECONDS = quick ? 0.5 : 2;
 
 function pythonRates(pairs: Pair[], passes: number): Record<LocalMetric, number> | null {
@@ -94,7 +98,11 @@ async function textSimilarity(label: string, pairs: Pair[]) {
   console.log(
     `\ntext_similarity on ${label}: ${pairs.length} pairs, mean ${Math.round(chars / pairs.length / 2)} chars per text`,
   );
-  const py = pythonRates(pairs, quick ? 1 : 3);
+  const metrics = fuzzyOnly ? (["fuzzy_match"] as LocalMetric[]) : (Object.keys(LOCAL_METRICS) as LocalMetric[]);
+  const passes = quick ? 1 : 3;
+  const py = fuzzyOnly
+    ? ({ fuzzy_match: pythonRate("fuzzy_match", pairs, passes) } as Partial<Record<LocalMetric, number | null>>)
+    : pythonRates(pairs, passes);
   console.log(
     `${"metric".padEnd(12)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"gradeBatch".padStart(10)}  baseline`,
   );
@@ -110,7 +118,7 @@ async function textSimilarity(label: string, pairs: Pair[]) {
     rouge_5: "rouge-score algorithm (py)",
     rouge_l: "rouge-score algorithm (py)",
   };
-  for (const metric of Object.keys(LOCAL_METRICS) as LocalMetric[]) {
+  for (const metric of metrics) {
     const ts = tsCallRate(metric, pairs);
     const batch = await tsBatchRate(metric, pairs);
     const ref = py?.[metric];
@@ -121,11 +129,17 @@ async function textSimilarity(label: string, pairs: Pair[]) {
   }
 }
 
-/** fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length. */
+/**
+ * fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length. The "js kernel" column
+ * is the same metric on the JS LCS kernel (what workerd runs, where WebAssembly cannot be compiled from bytes); it is
+ * timed after every default-kernel row, so that switching kernels cannot slow the default's call sites.
+ */
 function fuzzyByLength(pairs: Pair[]) {
-  console.log("\nfuzzy_match by the longer text's length (code units), same pairs both sides:");
   console.log(
-    `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)}`,
+    `\nfuzzy_match by the longer text's length (code units), same pairs both sides; LCS kernel: ${wasmKernelAvailable ? `WebAssembly (JS for patterns under ${WASM_FROM})` : "JS"}`,
+  );
+  console.log(
+    `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"js kernel".padStart(10)} ${"ratio".padStart(7)}`,
   );
   const buckets: [string, number, number][] = [
     ["< 50", 0, 50],
@@ -133,17 +147,29 @@ function fuzzyByLength(pairs: Pair[]) {
     ["200-999", 200, 1000],
     [">= 1000", 1000, Number.POSITIVE_INFINITY],
   ];
-  for (const [label, lo, hi] of buckets) {
-    const subset = pairs.filter((p) => {
-      const len = Math.max(p.input.length, p.reference.length);
-      return len >= lo && len < hi;
-    });
-    if (subset.length === 0) continue;
-    const py = pythonRate("fuzzy_match", subset, quick ? 1 : 3);
-    const ts = tsCallRate("fuzzy_match", subset);
-    const ratio = py ? `${(ts / py).toFixed(2)}x` : "n/a";
+  const rows = buckets
+    .map(([label, lo, hi]) => {
+      const subset = pairs.filter((p) => {
+        const len = Math.max(p.input.length, p.reference.length);
+        return len >= lo && len < hi;
+      });
+      return {
+        label,
+        subset,
+        py: subset.length ? pythonRate("fuzzy_match", subset, quick ? 1 : 3) : null,
+        ts: 0,
+        js: 0,
+      };
+    })
+    .filter((row) => row.subset.length > 0);
+  for (const row of rows) row.ts = tsCallRate("fuzzy_match", row.subset);
+  useFuzzyKernel("js");
+  for (const row of rows) row.js = tsCallRate("fuzzy_match", row.subset);
+  useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js");
+  const ratio = (ts: number, py: number | null) => (py ? `${(ts / py).toFixed(2)}x` : "n/a");
+  for (const { label, subset, py, ts, js } of rows) {
     console.log(
-      `${label.padEnd(12)} ${subset.length.toString().padStart(6)} ${Math.round(ts).toString().padStart(12)} ${(py ? Math.round(py).toString() : "-").padStart(13)} ${ratio.padStart(7)}`,
+      `${label.padEnd(12)} ${subset.length.toString().padStart(6)} ${Math.round(ts).toString().padStart(12)} ${(py ? Math.round(py).toString() : "-").padStart(13)} ${ratio(ts, py).padStart(7)} ${Math.round(js).toString().padStart(10)} ${ratio(js, py).padStart(7)}`,
     );
   }
 }
@@ -182,4 +208,4 @@ await textSimilarity(
   corpus.filter((p) => p.input.length < 200 && p.reference.length < 200),
 );
 fuzzyByLength(corpus);
-await pythonPool();
+if (!fuzzyOnly) await pythonPool();

@@ -4,7 +4,7 @@
  * a minimum LCS is asked for (`lcs_blockwise` in rapidfuzz-cpp: words outside the band cannot hold a path that
  * reaches the cut-off, so they are not computed).
  *
- * Sequences are small integer ids (code points below 256 are their own id, the rest are numbered per call), so a
+ * Sequences are small integer ids (code points below 256 are their own id, the rest are numbered, fuzzy-process.ts), so a
  * mask lookup is one typed-array read. Words hold 30 bits: every intermediate value stays a small integer for V8
  * (32-bit words spill into doubles and run several times slower).
  */
@@ -16,13 +16,17 @@ export class Pattern {
   /** Pattern length. */
   len = 0;
   words = 1;
-  /** `masks[id * words + w]`: bit i set where the pattern holds `id` at position w * BITS + i. */
+  /**
+   * One word: `single[id]`, bit i set where the pattern holds `id` at position i. More words: `masks[row * words + w]`
+   * for the row `rowOf[id]` of each distinct id (row 0, all zeros, for the ids it lacks), so that table grows with the
+   * pattern, not the alphabet.
+   */
+  private single = new Int32Array(256);
   private masks = new Int32Array(256);
-  /** Its distinct ids, kept to clear exactly the masks they set. */
+  private rowOf = new Int32Array(256);
+  /** Its distinct ids, kept to clear exactly what they set. */
   private distinct = new Int32Array(64);
   private distinctCount = 0;
-  /** `present[id]` = 1 when the pattern holds id. */
-  private present = new Uint8Array(256);
   private state = new Int32Array(4);
   private sweepOut = new Int32Array(64);
 
@@ -31,34 +35,50 @@ export class Pattern {
     this.clear();
     const len = to - from;
     const words = Math.max(1, Math.ceil(len / BITS));
-    if (this.masks.length < alpha * words) this.masks = new Int32Array(Math.max(alpha * words, this.masks.length * 2));
     if (this.distinct.length < len) this.distinct = new Int32Array(Math.max(len, this.distinct.length * 2));
-    if (this.present.length < alpha) this.present = new Uint8Array(Math.max(alpha, this.present.length * 2));
+    if (this.rowOf.length < alpha) this.rowOf = new Int32Array(Math.max(alpha, this.rowOf.length * 2));
     if (this.state.length < words) this.state = new Int32Array(Math.max(words, this.state.length * 2));
     this.len = len;
     this.words = words;
-    const masks = this.masks;
-    const present = this.present;
     let distinct = 0;
+    if (words === 1) {
+      if (this.single.length < alpha) this.single = new Int32Array(Math.max(alpha, this.single.length * 2));
+      const masks = this.single;
+      for (let i = 0; i < len; i++) {
+        const c = reverse ? seq[to - 1 - i]! : seq[from + i]!;
+        if (masks[c] === 0) this.distinct[distinct++] = c;
+        masks[c]! |= 1 << i;
+      }
+      this.distinctCount = distinct;
+      return;
+    }
+    const rowOf = this.rowOf;
     for (let i = 0; i < len; i++) {
       const c = reverse ? seq[to - 1 - i]! : seq[from + i]!;
-      if (present[c] === 0) {
-        present[c] = 1;
+      if (rowOf[c] === 0) {
         this.distinct[distinct++] = c;
+        rowOf[c] = distinct;
       }
-      const w = (i / BITS) | 0;
-      masks[c * words + w]! |= 1 << (i - w * BITS);
     }
     this.distinctCount = distinct;
+    // Row 0 is all zeros, for ids the pattern lacks.
+    const size = (distinct + 1) * words;
+    if (this.masks.length < size) this.masks = new Int32Array(Math.max(size, this.masks.length * 2));
+    const masks = this.masks;
+    masks.fill(0, 0, size);
+    for (let i = 0; i < len; i++) {
+      const c = reverse ? seq[to - 1 - i]! : seq[from + i]!;
+      const w = (i / BITS) | 0;
+      masks[rowOf[c]! * words + w]! |= 1 << (i - w * BITS);
+    }
   }
 
   private clear(): void {
-    const words = this.words;
+    const single = this.words === 1;
     for (let i = 0; i < this.distinctCount; i++) {
       const c = this.distinct[i]!;
-      this.present[c] = 0;
-      if (words === 1) this.masks[c] = 0;
-      else this.masks.fill(0, c * words, (c + 1) * words);
+      if (single) this.single[c] = 0;
+      else this.rowOf[c] = 0;
     }
     this.distinctCount = 0;
     this.len = 0;
@@ -66,7 +86,7 @@ export class Pattern {
 
   /** Whether the pattern contains `id`. */
   has(id: number): boolean {
-    return this.present[id] === 1;
+    return this.words === 1 ? this.single[id] !== 0 : this.rowOf[id] !== 0;
   }
 
   /**
@@ -79,13 +99,15 @@ export class Pattern {
     const masks = this.masks;
     const words = this.words;
     if (words === 1) {
+      const single = this.single;
       let v = FULL;
       for (let j = from; j < to; j++) {
-        const u = v & masks[text[j]!]!;
+        const u = v & single[text[j]!]!;
         v = ((v + u) | (v - u)) & FULL;
       }
       return zeroBits(v, len1);
     }
+    const rowOf = this.rowOf;
     const s = this.state;
     s.fill(FULL, 0, words);
     const len2 = to - from;
@@ -96,7 +118,7 @@ export class Pattern {
       // [row - bandRight, row + bandLeft]: only the words holding those rows are computed.
       const first = row > bandRight ? ((row - bandRight) / BITS) | 0 : 0;
       const last = Math.min(words, Math.ceil((row + bandLeft + 1) / BITS));
-      const base = text[from + row]! * words;
+      const base = rowOf[text[from + row]!]! * words;
       let carry = 0;
       for (let w = first; w < last; w++) {
         const x = s[w]!;
@@ -121,18 +143,20 @@ export class Pattern {
     const masks = this.masks;
     const words = this.words;
     if (words === 1) {
+      const single = this.single;
       let v = FULL;
       for (let k = 1; k <= count; k++) {
-        const u = v & masks[text[start + (k - 1) * dir]!]!;
+        const u = v & single[text[start + (k - 1) * dir]!]!;
         v = ((v + u) | (v - u)) & FULL;
         out[k] = zeroBits(v, this.len);
       }
       return out;
     }
+    const rowOf = this.rowOf;
     const s = this.state;
     s.fill(FULL, 0, words);
     for (let k = 1; k <= count; k++) {
-      const base = text[start + (k - 1) * dir]! * words;
+      const base = rowOf[text[start + (k - 1) * dir]!]! * words;
       let carry = 0;
       for (let w = 0; w < words; w++) {
         const x = s[w]!;

@@ -16,6 +16,46 @@ const ASCII_MAP = new Int32Array(128).map((_, c) =>
 const BMP_MAP = new Int32Array(0x10000).fill(-1);
 const ASTRAL_MAP = new Map<number, number>();
 
+/**
+ * LCS ids of processed code points: below 256 a code point is its own id, the others are numbered from 256 on first
+ * sight and keep their id across gradings (a per-grading Map cost more than the LCS on short texts). The numbering
+ * restarts between gradings once it passes WIDE_ID_LIMIT, which bounds the LCS kernels' id tables.
+ */
+const WIDE_ID_BMP = new Int32Array(0x10000);
+const WIDE_ID_ASTRAL = new Map<number, number>();
+const WIDE_ID_LIMIT = 4096;
+let nextWideId = 256;
+
+function wideId(cp: number): number {
+  if (cp < 0x10000) {
+    let id = WIDE_ID_BMP[cp]!;
+    if (id === 0) {
+      id = nextWideId++;
+      WIDE_ID_BMP[cp] = id;
+    }
+    return id;
+  }
+  let id = WIDE_ID_ASTRAL.get(cp);
+  if (id === undefined) {
+    id = nextWideId++;
+    WIDE_ID_ASTRAL.set(cp, id);
+  }
+  return id;
+}
+
+/** One more than the largest LCS id given so far: the alphabet size the kernels must accept. */
+export function alphabetSize(): number {
+  return nextWideId;
+}
+
+/** Restarts the id numbering when it has grown past its limit; only between gradings (ids in use would change). */
+export function trimAlphabet(): void {
+  if (nextWideId <= WIDE_ID_LIMIT) return;
+  WIDE_ID_BMP.fill(0);
+  WIDE_ID_ASTRAL.clear();
+  nextWideId = 256;
+}
+
 function rapidfuzzAlnum(cp: number): boolean {
   if (!ALNUM.test(String.fromCodePoint(cp))) return false;
   if (cp < 0x870) return true;
@@ -31,6 +71,27 @@ function rapidfuzzAlnum(cp: number): boolean {
   return true;
 }
 
+const encoder = new TextEncoder();
+let utf8 = new Uint8Array(1024);
+
+/** The processed code point of a code point at or above U+0080. */
+function mapNonAscii(c: number): number {
+  if (c < 0x10000) {
+    let mapped = BMP_MAP[c]!;
+    if (mapped < 0) {
+      mapped = processCodePoint(c);
+      BMP_MAP[c] = mapped;
+    }
+    return mapped;
+  }
+  let mapped = ASTRAL_MAP.get(c);
+  if (mapped === undefined) {
+    mapped = processCodePoint(c);
+    ASTRAL_MAP.set(c, mapped);
+  }
+  return mapped;
+}
+
 function processCodePoint(cp: number): number {
   if (!rapidfuzzAlnum(cp)) return 0x20;
   // Simple (one-to-one) lowercase mapping: only U+0130 has a multi-character full mapping among alnums.
@@ -42,12 +103,18 @@ function processCodePoint(cp: number): number {
 export class ProcessedText {
   cps = new Int32Array(256);
   len = 0;
-  /** Whether some code point is 256 or above (then the LCS needs ids, see `Alphabet`). */
+  /** Whether some code point is 256 or above (then the LCS reads `ids`). */
   wide = false;
+  /** LCS ids of `cps` when `wide` (see `wideId`). */
+  private ids = new Int32Array(256);
+  /** What the LCS reads: `ids` when the text is wide, else `cps` (code points below 256 are their own id). */
+  seq: Int32Array = this.cps;
   starts = new Int32Array(32);
   ends = new Int32Array(32);
   /** FNV-1a hash of each token's code points. */
   hashes = new Int32Array(32);
+  /** Sort key of each token: its first two code points, so most comparisons need not walk the tokens. */
+  private keys = new Float64Array(32);
   tokens = 0;
   /** Token indices in code-point order. */
   order = new Int32Array(32);
@@ -55,6 +122,20 @@ export class ProcessedText {
   /** default_process(text); `tokenize` then splits and sorts it. */
   load(text: string): void {
     if (this.cps.length < text.length) this.cps = new Int32Array(Math.max(text.length, this.cps.length * 2));
+    this.wide = false;
+    // TextEncoder.encodeInto copies a string out about 3x faster than charCodeAt per code unit, once past its call cost.
+    let n = text.length >= 24 ? this.mapUtf8(text) : this.mapUtf16(text);
+    const cps = this.cps;
+    let start = 0;
+    while (start < n && cps[start] === 0x20) start++;
+    while (n > start && cps[n - 1] === 0x20) n--;
+    if (start > 0) cps.copyWithin(0, start, n);
+    this.len = n - start;
+    this.seq = this.wide ? this.toIds() : cps;
+  }
+
+  /** Processed code points of `text` into `cps`, read with charCodeAt; returns their count. */
+  private mapUtf16(text: string): number {
     const cps = this.cps;
     let n = 0;
     let wide = false;
@@ -69,30 +150,64 @@ export class ProcessedText {
         if (d >= 0xdc00 && d <= 0xdfff) {
           c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
           i++;
-          let mapped = ASTRAL_MAP.get(c);
-          if (mapped === undefined) {
-            mapped = processCodePoint(c);
-            ASTRAL_MAP.set(c, mapped);
-          }
-          cps[n++] = mapped;
-          if (mapped >= 256) wide = true;
-          continue;
         }
       }
-      let mapped = BMP_MAP[c]!;
-      if (mapped < 0) {
-        mapped = processCodePoint(c);
-        BMP_MAP[c] = mapped;
-      }
+      const mapped = mapNonAscii(c);
       cps[n++] = mapped;
       if (mapped >= 256) wide = true;
     }
-    let start = 0;
-    while (start < n && cps[start] === 0x20) start++;
-    while (n > start && cps[n - 1] === 0x20) n--;
-    if (start > 0) cps.copyWithin(0, start, n);
-    this.len = n - start;
     this.wide = wide;
+    return n;
+  }
+
+  /**
+   * The same through UTF-8 (`encodeInto`): lone surrogates arrive as U+FFFD, which, like them, is no alphanumeric and
+   * becomes a space.
+   */
+  private mapUtf8(text: string): number {
+    if (utf8.length < text.length * 3) utf8 = new Uint8Array(Math.max(text.length * 3, utf8.length * 2));
+    const bytes = utf8;
+    const end = encoder.encodeInto(text, bytes).written;
+    const cps = this.cps;
+    let n = 0;
+    let wide = false;
+    let i = 0;
+    while (i < end) {
+      const b = bytes[i]!;
+      if (b < 0x80) {
+        cps[n++] = ASCII_MAP[b]!;
+        i++;
+        continue;
+      }
+      let c: number;
+      if (b < 0xe0) {
+        c = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+        i += 2;
+      } else if (b < 0xf0) {
+        c = ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+        i += 3;
+      } else {
+        c =
+          ((b & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+        i += 4;
+      }
+      const mapped = mapNonAscii(c);
+      cps[n++] = mapped;
+      if (mapped >= 256) wide = true;
+    }
+    this.wide = wide;
+    return n;
+  }
+
+  private toIds(): Int32Array {
+    if (this.ids.length < this.cps.length) this.ids = new Int32Array(this.cps.length);
+    const ids = this.ids;
+    const cps = this.cps;
+    for (let i = 0; i < this.len; i++) {
+      const c = cps[i]!;
+      ids[i] = c < 256 ? c : wideId(c);
+    }
+    return ids;
   }
 
   /** Splits the text into tokens (with a hash each) and sorts them. */
@@ -128,10 +243,12 @@ export class ProcessedText {
         this.ends = grow(this.ends);
         this.hashes = grow(this.hashes);
         this.order = new Int32Array(this.starts.length);
+        this.keys = new Float64Array(this.starts.length);
       }
       this.starts[count] = start;
       this.ends[count] = i;
       this.hashes[count] = h;
+      this.keys[count] = (cps[start]! + 1) * 0x400000 + (i - start > 1 ? cps[start + 1]! + 1 : 0);
       count++;
     }
     this.tokens = count;
@@ -158,10 +275,12 @@ export class ProcessedText {
     const order = this.order;
     if (n <= 24) {
       // Insertion sort: most texts have few tokens, and it needs no closure or array.
+      const keys = this.keys;
       for (let i = 0; i < n; i++) {
         const t = i;
+        const key = keys[t]!;
         let j = i - 1;
-        while (j >= 0 && this.compare(order[j]!, t) > 0) {
+        while (j >= 0 && (keys[order[j]!]! > key || (keys[order[j]!] === key && this.compare(order[j]!, t) > 0))) {
           order[j + 1] = order[j]!;
           j--;
         }
@@ -181,23 +300,17 @@ export class ProcessedText {
     let size = 64;
     while (size < 2 * n) size *= 2;
     if (slots.length < size) slots = new Int32Array(size);
-    if (counts.length < n) {
-      counts = new Int32Array(this.starts.length);
-      keys = new Float64Array(this.starts.length);
-    }
+    if (counts.length < n) counts = new Int32Array(this.starts.length);
+    const keys = this.keys;
     slots.fill(-1, 0, size);
-    const cps = this.cps;
     const distinct: number[] = [];
     for (let t = 0; t < n; t++) {
-      const start = this.starts[t]!;
-      const end = this.ends[t]!;
       let slot = this.hashes[t]! & (size - 1);
       for (;;) {
         const rep = slots[slot]!;
         if (rep < 0) {
           slots[slot] = t;
           counts[t] = 1;
-          keys[t] = (cps[start]! + 1) * 0x400000 + (end - start > 1 ? cps[start + 1]! + 1 : 0);
           distinct.push(t);
           break;
         }
@@ -216,7 +329,6 @@ export class ProcessedText {
 
 let slots = new Int32Array(64);
 let counts = new Int32Array(32);
-let keys = new Float64Array(32);
 
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);

@@ -8,10 +8,10 @@
  * the best score so far as a cut-off: a scorer may skip work that cannot beat it, so WRatio's maximum is unchanged.
  *
  * Everything runs on integer buffers reused from call to call (fuzzy-process.ts, fuzzy-indel.ts): no strings, sets
- * or arrays are built per grading.
+ * or arrays are built per grading. The LCS runs in WebAssembly where it can be compiled (fuzzy-kernel.ts).
  */
-import { Pattern } from "./fuzzy-indel.ts";
-import { ProcessedText } from "./fuzzy-process.ts";
+import { createPattern, type LcsPattern } from "./fuzzy-kernel.ts";
+import { alphabetSize, ProcessedText, trimAlphabet } from "./fuzzy-process.ts";
 
 /** A space-joined sequence of tokens (ids), built into a reusable buffer. */
 class Joined {
@@ -31,16 +31,19 @@ class Joined {
       bigger.set(this.ids.subarray(0, this.len));
       this.ids = bigger;
     }
-    if (this.words > 0) this.ids[this.len++] = 0x20;
-    for (let i = start; i < end; i++) this.ids[this.len++] = src[i]!;
+    const ids = this.ids;
+    let len = this.len;
+    if (this.words > 0) ids[len++] = 0x20;
+    for (let i = start; i < end; i++) ids[len++] = src[i]!;
+    this.len = len;
     this.words++;
   }
 }
 
 const textA = new ProcessedText();
 const textB = new ProcessedText();
-const pattern = new Pattern();
-const reversed = new Pattern();
+let pattern: LcsPattern = createPattern();
+let reversed: LcsPattern = createPattern();
 const sortedA = new Joined();
 const sortedB = new Joined();
 const diffAB = new Joined();
@@ -48,40 +51,7 @@ const diffBA = new Joined();
 let sectCount = 0;
 let sectLen = 0;
 
-// Ids for the LCS masks: code points below 256 are their own id, others are numbered per grading from 256.
-const wideIds = new Map<number, number>();
-let idsA = new Int32Array(256);
-let idsB = new Int32Array(256);
 let alpha = 256;
-
-function toIds(text: ProcessedText, out: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const ids = out.length < text.len ? new Int32Array(text.cps.length) : out;
-  for (let i = 0; i < text.len; i++) {
-    const c = text.cps[i]!;
-    if (c < 256) {
-      ids[i] = c;
-      continue;
-    }
-    let id = wideIds.get(c);
-    if (id === undefined) {
-      id = 256 + wideIds.size;
-      wideIds.set(c, id);
-    }
-    ids[i] = id;
-  }
-  return ids;
-}
-
-function assignIds(): void {
-  if (!textA.wide && !textB.wide) {
-    alpha = 256;
-    return;
-  }
-  wideIds.clear();
-  idsA = toIds(textA, idsA);
-  idsB = toIds(textB, idsB);
-  alpha = 256 + wideIds.size;
-}
 
 /** Smallest LCS whose score can exceed `cutoff`, from the LCS at which the score equals it (rounded down a hair). */
 function minLcsFor(lcsAtCutoff: number): number {
@@ -235,8 +205,8 @@ function nextDistinct(text: ProcessedText, p: number): number {
 
 /** Sorted token lists (sort ratios) and the set decomposition (set ratios) of both texts, by one merge. */
 function decompose(): void {
-  const ia = textA.wide || textB.wide ? idsA : textA.cps;
-  const ib = textA.wide || textB.wide ? idsB : textB.cps;
+  const ia = textA.seq;
+  const ib = textB.seq;
   sortedA.reset();
   sortedB.reset();
   diffAB.reset();
@@ -365,9 +335,9 @@ function wratio(): number {
   if (sameText()) return 100;
   textA.tokenize();
   textB.tokenize();
-  assignIds();
-  const a = textA.wide || textB.wide ? idsA : textA.cps;
-  const b = textA.wide || textB.wide ? idsB : textB.cps;
+  alpha = alphabetSize();
+  const a = textA.seq;
+  const b = textB.seq;
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? len1 / len2 : len2 / len1;
   // WRatio is the maximum of its scorers, so they may run in any order: the token decomposition first, since the
@@ -392,8 +362,16 @@ function wratio(): number {
   return Math.max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
 }
 
+/** Runs fuzzy_match on the given LCS kernel from now on (tests and the bench compare the two; the default is the
+ * WebAssembly one where it can be compiled). */
+export function useFuzzyKernel(kind: "wasm" | "js"): void {
+  pattern = createPattern(kind);
+  reversed = createPattern(kind);
+}
+
 /** The fuzzy_match score in [0, 1]. */
 export function fuzzyMatch(input: string, reference: string): number {
+  trimAlphabet();
   textA.load(input);
   textB.load(reference);
   return wratio() / 100;

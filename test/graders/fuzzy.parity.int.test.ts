@@ -3,8 +3,9 @@
  * (many equal tokens, duplicates, shared prefixes and suffixes), lengths around the 30-bit word boundaries, length
  * ratios at exactly 1.5 and 8, needles inside haystacks, and code points above U+00FF (numbered ids).
  */
-import { describe, expect, it } from "vitest";
-import { fuzzyMatch } from "../../graders/metrics/fuzzy.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
+import { wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
 import type { Pair } from "./reference/corpus.ts";
 import { hasVenv, runReference } from "./reference/python.ts";
 
@@ -73,7 +74,11 @@ describe.skipIf(!hasVenv)("fuzzy_match parity with rapidfuzz on adversarial pair
   const pairs = buildPairs(4000);
   const expected = hasVenv ? runReference<number[]>(pairs, ["--fuzzy"]) : [];
 
-  it(`agrees to 1e-6 on ${pairs.length} pairs`, () => {
+  afterAll(() => useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js"));
+
+  it.each(["wasm", "js"] as const)(`agrees to 1e-6 on ${pairs.length} pairs (%s LCS kernel)`, (kernel) => {
+    if (kernel === "wasm" && !wasmKernelAvailable) return;
+    useFuzzyKernel(kernel);
     const mismatches: string[] = [];
     pairs.forEach((p, i) => {
       const got = fuzzyMatch(p.input, p.reference);
