@@ -71,9 +71,6 @@ function rapidfuzzAlnum(cp: number): boolean {
   return true;
 }
 
-const encoder = new TextEncoder();
-let utf8 = new Uint8Array(1024);
-
 /** The processed code point of a code point at or above U+0080. */
 function mapNonAscii(c: number): number {
   if (c < 0x10000) {
@@ -122,9 +119,7 @@ export class ProcessedText {
   /** default_process(text); `tokenize` then splits and sorts it. */
   load(text: string): void {
     if (this.cps.length < text.length) this.cps = new Int32Array(Math.max(text.length, this.cps.length * 2));
-    this.wide = false;
-    // TextEncoder.encodeInto copies a string out about 3x faster than charCodeAt per code unit, once past its call cost.
-    let n = text.length >= 24 ? this.mapUtf8(text) : this.mapUtf16(text);
+    let n = this.mapText(text);
     const cps = this.cps;
     let start = 0;
     while (start < n && cps[start] === 0x20) start++;
@@ -134,8 +129,8 @@ export class ProcessedText {
     this.seq = this.wide ? this.toIds() : cps;
   }
 
-  /** Processed code points of `text` into `cps`, read with charCodeAt; returns their count. */
-  private mapUtf16(text: string): number {
+  /** Processed code points of `text` into `cps` (and `wide`); returns their count. */
+  private mapText(text: string): number {
     const cps = this.cps;
     let n = 0;
     let wide = false;
@@ -151,45 +146,6 @@ export class ProcessedText {
           c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
           i++;
         }
-      }
-      const mapped = mapNonAscii(c);
-      cps[n++] = mapped;
-      if (mapped >= 256) wide = true;
-    }
-    this.wide = wide;
-    return n;
-  }
-
-  /**
-   * The same through UTF-8 (`encodeInto`): lone surrogates arrive as U+FFFD, which, like them, is no alphanumeric and
-   * becomes a space.
-   */
-  private mapUtf8(text: string): number {
-    if (utf8.length < text.length * 3) utf8 = new Uint8Array(Math.max(text.length * 3, utf8.length * 2));
-    const bytes = utf8;
-    const end = encoder.encodeInto(text, bytes).written;
-    const cps = this.cps;
-    let n = 0;
-    let wide = false;
-    let i = 0;
-    while (i < end) {
-      const b = bytes[i]!;
-      if (b < 0x80) {
-        cps[n++] = ASCII_MAP[b]!;
-        i++;
-        continue;
-      }
-      let c: number;
-      if (b < 0xe0) {
-        c = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
-        i += 2;
-      } else if (b < 0xf0) {
-        c = ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
-        i += 3;
-      } else {
-        c =
-          ((b & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
-        i += 4;
       }
       const mapped = mapNonAscii(c);
       cps[n++] = mapped;
@@ -272,23 +228,57 @@ export class ProcessedText {
 
   private sortTokens(): void {
     const n = this.tokens;
-    const order = this.order;
-    if (n <= 24) {
-      // Insertion sort: most texts have few tokens, and it needs no closure or array.
-      const keys = this.keys;
-      for (let i = 0; i < n; i++) {
-        const t = i;
-        const key = keys[t]!;
-        let j = i - 1;
-        while (j >= 0 && (keys[order[j]!]! > key || (keys[order[j]!] === key && this.compare(order[j]!, t) > 0))) {
-          order[j + 1] = order[j]!;
-          j--;
-        }
-        order[j + 1] = t;
-      }
+    if (n <= 40) {
+      for (let i = 0; i < n; i++) this.order[i] = i;
+      this.insertionSort(this.order, 0, n);
       return;
     }
     this.sortDistinct();
+  }
+
+  /** Whether token x sorts after token y (their keys first, the code points on a tie). */
+  private after(x: number, y: number): boolean {
+    const kx = this.keys[x]!;
+    const ky = this.keys[y]!;
+    return kx > ky || (kx === ky && this.compare(x, y) > 0);
+  }
+
+  /** Sorts the tokens `ids[from, to)` in place: most texts have few tokens, and it needs no closure or array. */
+  private insertionSort(ids: Int32Array, from: number, to: number): void {
+    for (let i = from + 1; i < to; i++) {
+      const t = ids[i]!;
+      let j = i - 1;
+      while (j >= from && this.after(ids[j]!, t)) {
+        ids[j + 1] = ids[j]!;
+        j--;
+      }
+      ids[j + 1] = t;
+    }
+  }
+
+  /** Sorts the tokens `ids[0, n)`: insertion-sorted runs of 16, merged bottom-up through `scratch`. */
+  private mergeSort(ids: Int32Array<ArrayBuffer>, n: number): void {
+    const RUN = 16;
+    for (let from = 0; from < n; from += RUN) this.insertionSort(ids, from, Math.min(n, from + RUN));
+    if (scratch.length < n) scratch = new Int32Array(Math.max(n, scratch.length * 2));
+    let src = ids;
+    let dst = scratch;
+    for (let width = RUN; width < n; width *= 2) {
+      for (let lo = 0; lo < n; lo += 2 * width) {
+        const mid = Math.min(n, lo + width);
+        const hi = Math.min(n, lo + 2 * width);
+        let i = lo;
+        let j = mid;
+        let k = lo;
+        while (i < mid && j < hi) dst[k++] = this.after(src[i]!, src[j]!) ? src[j++]! : src[i++]!;
+        while (i < mid) dst[k++] = src[i++]!;
+        while (j < hi) dst[k++] = src[j++]!;
+      }
+      const swap = src;
+      src = dst;
+      dst = swap;
+    }
+    if (src !== ids) ids.set(src.subarray(0, n));
   }
 
   /**
@@ -301,9 +291,9 @@ export class ProcessedText {
     while (size < 2 * n) size *= 2;
     if (slots.length < size) slots = new Int32Array(size);
     if (counts.length < n) counts = new Int32Array(this.starts.length);
-    const keys = this.keys;
     slots.fill(-1, 0, size);
-    const distinct: number[] = [];
+    if (distinct.length < n) distinct = new Int32Array(this.starts.length);
+    let count = 0;
     for (let t = 0; t < n; t++) {
       let slot = this.hashes[t]! & (size - 1);
       for (;;) {
@@ -311,7 +301,7 @@ export class ProcessedText {
         if (rep < 0) {
           slots[slot] = t;
           counts[t] = 1;
-          distinct.push(t);
+          distinct[count++] = t;
           break;
         }
         if (this.compare(rep, t) === 0) {
@@ -321,14 +311,19 @@ export class ProcessedText {
         slot = (slot + 1) & (size - 1);
       }
     }
-    distinct.sort((x, y) => keys[x]! - keys[y]! || this.compare(x, y));
+    this.mergeSort(distinct, count);
     let k = 0;
-    for (const t of distinct) for (let c = counts[t]!; c > 0; c--) this.order[k++] = t;
+    for (let d = 0; d < count; d++) {
+      const t = distinct[d]!;
+      for (let c = counts[t]!; c > 0; c--) this.order[k++] = t;
+    }
   }
 }
 
 let slots = new Int32Array(64);
 let counts = new Int32Array(32);
+let distinct = new Int32Array(32);
+let scratch = new Int32Array(32);
 
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
