@@ -43,25 +43,27 @@ export function clear(): void {
   len1 = 0;
 }
 
-/** Builds the masks of the pattern `pat[0, n)`; returns the mask rows used (1 + its distinct ids). */
-export function build(n: i32): i32 {
+/** Starts the pattern `pat[0, n)`: gives each distinct id a mask row; returns the rows `fill` needs (row 0 included). */
+export function assign(n: i32): i32 {
   len1 = n;
   words = n <= 64 ? 1 : (n + 63) >> 6;
-  const rowBytes = usize(words) * 8;
   let rows = 1;
-  memory.fill(masks, 0, rowBytes);
   for (let i = 0; i < n; i++) {
     const slot = rowOf + usize(load<i32>(pat + usize(i) * 4)) * 4;
-    let row = load<i32>(slot);
-    if (row === 0) {
-      row = rows++;
-      store<i32>(slot, row);
-      memory.fill(masks + usize(row) * rowBytes, 0, rowBytes);
-    }
+    if (load<i32>(slot) === 0) store<i32>(slot, rows++);
+  }
+  return rows;
+}
+
+/** Builds the masks of the pattern `assign` started, in `rows` rows. */
+export function fill(rows: i32): void {
+  const rowBytes = usize(words) * 8;
+  memory.fill(masks, 0, usize(rows) * rowBytes);
+  for (let i = 0; i < len1; i++) {
+    const row = load<i32>(rowOf + usize(load<i32>(pat + usize(i) * 4)) * 4);
     const at = masks + usize(row) * rowBytes + usize(i >> 6) * 8;
     store<u64>(at, load<u64>(at) | (u64(1) << u64(i & 63)));
   }
-  return rows;
 }
 
 /** The mask row of the text's id at position j. */

@@ -23,7 +23,8 @@ interface KernelExports {
   layout(rowOf: number, pat: number, state: number, masks: number): void;
   place(text: number, out: number): void;
   clear(): void;
-  build(n: number): number;
+  assign(n: number): number;
+  fill(rows: number): void;
   lcs(from: number, to: number, minLcs: number): number;
   sweep(start: number, dir: number, count: number): void;
 }
@@ -57,6 +58,7 @@ export class WasmPattern implements LcsPattern {
   private textCap = 0;
   private rowOfAt = 0;
   private patAt = 0;
+  private masksAt = 0;
   private textEnd = 0; // end of the pattern's regions: the output and the text start here
   private outAt = 0;
   private textAt = 0;
@@ -76,11 +78,11 @@ export class WasmPattern implements LcsPattern {
     this.rowOfAt = 0;
     this.patAt = this.alphaCap * 4;
     const stateAt = align8(this.patAt + this.patCap * 4);
-    const masksAt = stateAt + words * 8;
-    this.textEnd = masksAt + this.masksCap;
+    this.masksAt = stateAt + words * 8;
+    this.textEnd = this.masksAt + this.masksCap;
     this.growText(textLen, true);
     this.heap.fill(0, 0, this.alphaCap);
-    this.k.layout(this.rowOfAt, this.patAt, stateAt, masksAt);
+    this.k.layout(this.rowOfAt, this.patAt, stateAt, this.masksAt);
   }
 
   private growText(textLen: number, force = false): void {
@@ -99,15 +101,21 @@ export class WasmPattern implements LcsPattern {
 
   build(seq: Int32Array, from: number, to: number, alpha: number, reverse = false): void {
     const n = to - from;
-    const masksBytes = (Math.min(n, alpha) + 1) * (Math.ceil(n / 64) || 1) * 8;
-    if (alpha > this.alphaCap || n > this.patCap || masksBytes > this.masksCap) {
-      this.relayout(alpha, n, masksBytes, this.textCap);
-    } else this.k.clear();
+    if (alpha > this.alphaCap || n > this.patCap) this.relayout(alpha, n, this.masksCap, this.textCap);
+    else this.k.clear();
     const heap = this.heap;
     const at = this.patAt >> 2;
     if (reverse) for (let i = 0; i < n; i++) heap[at + i] = seq[to - 1 - i]!;
     else for (let i = 0; i < n; i++) heap[at + i] = seq[from + i]!;
-    this.k.build(n);
+    const rows = this.k.assign(n);
+    const masksBytes = rows * (Math.ceil(n / 64) || 1) * 8;
+    if (masksBytes > this.masksCap) {
+      // The masks end where the text's regions start: moving those keeps the pattern.
+      this.masksCap = Math.max(masksBytes, this.masksCap * 2);
+      this.textEnd = this.masksAt + this.masksCap;
+      this.growText(this.textCap, true);
+    }
+    this.k.fill(rows);
     this.len = n;
   }
 
@@ -139,8 +147,11 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Pattern length up to which the JS kernel is faster: below it copying into WebAssembly costs more than it saves. */
-export const WASM_FROM = Number(globalThis.process?.env?.FUZZY_WASM_FROM ?? 31);
+/**
+ * Shortest pattern given to WebAssembly: up to 30 ids the JS kernel's one 30-bit word needs no copying into the
+ * module's memory; past that WebAssembly's 64-bit words take half the JS kernel's words or fewer.
+ */
+export const WASM_FROM = 31;
 
 /** The JS kernel for short patterns, the WebAssembly one for the others. */
 export class HybridPattern implements LcsPattern {

@@ -87,6 +87,11 @@ describe.skipIf(!wasmKernelAvailable)("WebAssembly LCS kernel", () => {
     wasm.build(wide, 0, wide.length, 10_000);
     const c = randomSeq(130, 6, true);
     expect(wasm.lcs(c, 0, c.length)).toBe(dpLcs(wide, c));
+    // As long a pattern with many more distinct ids: its masks outgrow their region, which moves the text's.
+    const many = Int32Array.from({ length: 256 }, (_, i) => 256 + 3 * i);
+    wasm.build(many, 0, many.length, 10_000);
+    const d = many.map((id, i) => (i % 5 ? id : 97));
+    expect(wasm.lcs(d, 0, d.length)).toBe(dpLcs(many, d));
   });
 });
 
