@@ -128,9 +128,11 @@ describe("table queue", () => {
     for (let i = 0; i < n; i++) await queue.send({ kind: "dispatch", jobId: `ftjob-p${i}` });
     const tsx = join(process.cwd(), "node_modules/.bin/tsx");
     const worker = join(process.cwd(), "test/workers/lease-worker.ts");
+    const barrier = mkdtempSync(join(tmpdir(), "rft-lease-barrier-"));
     const outs = await Promise.all(
-      [1, 4].map((max) => run(tsx, [worker, file, String(max)], { maxBuffer: 10 * 1024 * 1024 })),
+      [1, 4].map((max) => run(tsx, [worker, file, String(max), barrier, "2"], { maxBuffer: 10 * 1024 * 1024 })),
     );
+    rmSync(barrier, { recursive: true, force: true });
     const lines = outs.flatMap((o) =>
       o.stdout
         .trim()
