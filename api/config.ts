@@ -47,6 +47,20 @@ export const EnvSchema = z
     RFT_PYTHON_GRADER_MEMORY_MB: z.coerce.number().int().min(64).optional(),
     /** Register this Hugging Face folder as a base model at start-up (name = folder name); default: the tiny model. */
     RFT_BASE_MODEL_DIR: z.string().optional(),
+    /**
+     * Base models named on the Hugging Face Hub, comma-separated (`Qwen/Qwen2.5-0.5B-Instruct,org/other`): listed
+     * under /v1/models and fetched by the runners themselves (which must reach the Hub or have it in their HF cache).
+     */
+    RFT_HUB_MODELS: z
+      .string()
+      .default("")
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[\w.-]+\/[\w.-]+$/, "expected Hugging Face repo ids like org/name"))),
     S3_ENDPOINT: z.url().optional(),
     S3_BUCKET: z.string().min(1).optional(),
     S3_REGION: z.string().default("us-east-1"),

@@ -14,7 +14,7 @@ import { startWorkers, type WorkerOptions, type Workers } from "../workers/node.
 import { startWebhookDeliverer } from "../workers/webhooks/deliver.ts";
 import type { Env } from "./config.ts";
 import { repoRoot } from "./lib/repo-root.node.ts";
-import { registerBaseModel } from "./models/node-register.ts";
+import { registerBaseModel, registerHubModel } from "./models/node-register.ts";
 import type { NodeRuntime } from "./node-deps.ts";
 
 /** The tiny model `scripts/install.sh` builds: the embedded default's base model. */
@@ -47,6 +47,7 @@ export async function startServices(runtime: NodeRuntime, options: ServicesOptio
   } else if (options.env.RFT_BASE_MODEL_DIR) {
     throw new Error(`RFT_BASE_MODEL_DIR: ${modelDir} has no config.json (not a Hugging Face model folder)`);
   }
+  for (const hubId of options.env.RFT_HUB_MODELS) await registerHubModel(deps, hubId);
 
   const workers =
     workersEnv.RFT_WORKERS === "1"

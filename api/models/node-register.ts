@@ -13,6 +13,19 @@ const MODEL_FILES = /\.(json|safetensors|txt|model|jinja)$/;
  * Uploads the folder's model files (config, safetensors, tokenizer) under `models/base/<name>/` and records the
  * model. Idempotent: an already registered name is left alone unless `replace` is set.
  */
+/**
+ * Records a base model named on the Hugging Face Hub (`org/name`): nothing is copied; runners download it, or find
+ * it in their HF cache, themselves. Idempotent.
+ */
+export async function registerHubModel(deps: { db: Db }, hubId: string): Promise<{ registered: boolean }> {
+  const inserted = await deps.db
+    .insert(models)
+    .values({ id: hubId, projectId: null, kind: "base", ownedBy: "huggingface", hubId })
+    .onConflictDoNothing()
+    .returning({ id: models.id });
+  return { registered: inserted.length > 0 };
+}
+
 export async function registerBaseModel(
   deps: { db: Db; store: ObjectStore },
   name: string,

@@ -61,6 +61,7 @@ export async function findModel(db: Db, projectId: string, name: string): Promis
     ownedBy: ckpt.projectId,
     objectPrefix: merged ? `${ckpt.objectPrefix}/merged` : ckpt.objectPrefix,
     localPath: null,
+    hubId: null,
     checkpointId: ckpt.id,
     jobId: ckpt.jobId,
     createdAt: ckpt.createdAt,
@@ -72,8 +73,10 @@ export interface ResolvedModel {
   id: string;
   /** The base model a fine-tuned model descends from (itself for a base model): used in fine-tuned names. */
   base: string;
-  /** Every file of the Hugging Face folder, as object-store keys. */
+  /** Every file of the Hugging Face folder, as object-store keys (none for a Hub model). */
   files: { name: string; key: string; bytes: number }[];
+  /** A Hugging Face Hub repo id the runner fetches itself, instead of `files`. */
+  hub: string | null;
 }
 
 /** The files a runner must fetch to load `name`, or null when the project cannot see such a model. */
@@ -83,6 +86,7 @@ export async function resolveModel(
   name: string,
 ): Promise<ResolvedModel | null> {
   const row = await findModel(deps.db, projectId, name);
+  if (row?.hubId) return { id: row.id, base: baseOf(row.id), files: [], hub: row.hubId };
   if (!row?.objectPrefix) return null;
   const prefix = row.objectPrefix.endsWith("/") ? row.objectPrefix : `${row.objectPrefix}/`;
   const files: ResolvedModel["files"] = [];
@@ -90,7 +94,7 @@ export async function resolveModel(
     files.push({ name: obj.key.slice(prefix.length), key: obj.key, bytes: obj.bytes });
   }
   if (!files.length) return null;
-  return { id: row.id, base: baseOf(row.id), files };
+  return { id: row.id, base: baseOf(row.id), files, hub: null };
 }
 
 /** `ft:tiny-arith:proj:suffix:abc` → `tiny-arith`; a base model's name is its own base. */

@@ -245,6 +245,7 @@ export function runnerRoutes(deps: AppDeps, options: RunnerRouteOptions = {}) {
           files: await Promise.all(
             model.files.map(async (f) => ({ ...f, sha256: null, url: await downloadUrl(base, run, f.key, exp) })),
           ),
+          hub: model.hub,
         },
         resume: last
           ? {

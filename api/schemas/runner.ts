@@ -41,7 +41,13 @@ export const RunnerSpec = z
     grader: z.record(z.string(), z.unknown()).nullable(),
     training_file: RunnerFile,
     validation_file: RunnerFile.nullable(),
-    model: z.object({ id: z.string(), base: z.string(), files: z.array(RunnerFile) }),
+    model: z.object({
+      id: z.string(),
+      base: z.string(),
+      files: z.array(RunnerFile),
+      /** Set for a model named on the Hugging Face Hub: the runner fetches it itself (`files` is empty). */
+      hub: z.string().nullable(),
+    }),
     /** The last registered checkpoint: the run downloads it and continues from its step. */
     resume: z.object({ step: z.number().int(), checkpoint_id: z.string(), files: z.array(RunnerFile) }).nullable(),
     total_steps: z.number().int().nullable(),

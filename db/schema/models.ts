@@ -4,7 +4,8 @@ import { createdAtColumn, idColumn } from "./columns.ts";
 /**
  * Models a project can fine-tune or use. Base models (`projectId` null) are registered by the operator: a
  * Hugging Face folder in the object store under `objectPrefix`, or a local folder path (`localPath`, the
- * embedded default). Fine-tuned models point at the checkpoint they came from.
+ * embedded default), or a Hugging Face Hub repo id (`hubId`) that runners fetch themselves. Fine-tuned models
+ * point at the checkpoint they came from.
  */
 export const models = sqliteTable(
   "models",
@@ -15,6 +16,8 @@ export const models = sqliteTable(
     ownedBy: text("owned_by").notNull(),
     objectPrefix: text("object_prefix"),
     localPath: text("local_path"),
+    /** `org/name` on the Hugging Face Hub: runners download it (or find it in their HF cache) themselves. */
+    hubId: text("hub_id"),
     checkpointId: text("checkpoint_id"),
     jobId: text("job_id"),
     createdAt: createdAtColumn(),

@@ -48,7 +48,13 @@ export const RemoteSpec = z.object({
   grader: z.record(z.string(), z.unknown()).nullable(),
   training_file: RemoteFile,
   validation_file: RemoteFile.nullable(),
-  model: z.object({ id: z.string(), base: z.string(), files: z.array(RemoteFile) }),
+  model: z.object({
+    id: z.string(),
+    base: z.string(),
+    files: z.array(RemoteFile),
+    /** A Hugging Face Hub repo id: the engine fetches it (or finds it in the HF cache) itself. Older APIs omit it. */
+    hub: z.string().nullable().optional(),
+  }),
   resume: z.object({ step: z.number().int(), checkpoint_id: z.string(), files: z.array(RemoteFile) }).nullable(),
   total_steps: z.number().int().nullable(),
   heartbeat_interval_ms: z.number().int().positive(),

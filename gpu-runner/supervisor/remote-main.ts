@@ -223,7 +223,7 @@ async function prepare(
   const [, , modelDir] = await Promise.all([
     client.download(spec.training_file, training),
     spec.validation_file && validation ? client.download(spec.validation_file, validation) : null,
-    cachedModel(client, io, spec.model.id, spec.model.files, cacheDir),
+    spec.model.hub ? spec.model.hub : cachedModel(client, io, spec.model.id, spec.model.files, cacheDir),
     spec.resume ? placeCheckpoint(client, spec.resume, outputDir) : null,
   ]);
 

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import traceback
@@ -205,6 +206,23 @@ def model_error(path: str, e: BaseException | str) -> EngineError:
     return EngineError("model_error", f"cannot load the model at {path}: {detail}")
 
 
+HUB_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
+HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"]
+
+
+def resolve_model_path(path: str) -> str:
+    """A folder as it is; otherwise a Hugging Face Hub repo id (`org/name`), fetched with huggingface_hub, or found
+    in the local HF cache (`HF_HOME`; with `HF_HUB_OFFLINE=1` only there). Returns the folder to load from."""
+    if Path(path).is_dir() or not HUB_REPO_ID.fullmatch(path):
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id=path, allow_patterns=HUB_FILES)
+    except Exception as e:  # offline and not cached, no such repo, gated, network down, ...
+        raise model_error(path, f"not a folder here, and the Hugging Face Hub could not provide it ({e})") from e
+
+
 def load_causal_lm(path: str, device: torch.device, dtype: torch.dtype):
     """AutoModelForCausalLM from a folder, with every way it can be broken turned into a model_error."""
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -277,6 +295,7 @@ class Engine:
         self.device = device
         self.sample_gen = torch.Generator(device=device).manual_seed(cfg.seed)
 
+        cfg.model_path = resolve_model_path(cfg.model_path)
         state = None
         if cfg.resume is not None:
             state = self._read_checkpoint(cfg.resume, cfg)

@@ -125,3 +125,22 @@ def test_broken_model_folders_give_model_error(tiny, shared_engine, tmp_path):
         reply = eng.raw("init", model_path=str(folder))
         assert reply["ok"] is False and reply["error"]["type"] == "model_error", reply
         assert str(folder) in reply["error"]["message"] and needle in reply["error"]["message"], reply
+
+
+def test_a_model_named_on_the_hub_loads_from_the_hf_cache(tiny, spawn_engine, tmp_path, monkeypatch):
+    """`model_path` may be a Hub repo id: huggingface_hub fetches it, or (offline, as here) finds it in the HF cache
+    laid out exactly as a download leaves it. An id that is neither a folder nor cached is a model_error naming it."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--rft-test--tiny-arith"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(tiny, repo / "snapshots" / revision)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    eng = spawn_engine()
+    info = eng("init", model_path="rft-test/tiny-arith", lora={"rank": 4}, seed=3, device="cpu")
+    assert info["model_type"] == "llama" and info["step"] == 0
+    assert len(eng("sample", prompts=[user("What is 1+2?")], n=2, max_tokens=3)["results"][0]["completions"]) == 2
+    missing = spawn_engine().raw("init", model_path="rft-test/not-cached", lora=None, device="cpu")
+    assert not missing["ok"] and missing["error"]["type"] == "model_error"
+    assert "rft-test/not-cached" in missing["error"]["message"]

@@ -1,0 +1,1 @@
+ALTER TABLE `models` ADD `hub_id` text;
