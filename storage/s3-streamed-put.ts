@@ -69,10 +69,17 @@ class PieceReader {
     return chunk;
   }
 
-  /** Exactly the next `n` bytes, as a stream read only as fast as it is consumed; errors if the body ends first. */
-  exactly(n: number): ReadableStream<Uint8Array> {
+  /**
+   * Exactly the next `n` bytes, as a stream read only as fast as it is consumed; errors if the body ends first.
+   * `handedOver` resolves once all `n` bytes are in the stream: the next piece may start then.
+   */
+  exactly(n: number): { stream: ReadableStream<Uint8Array>; handedOver: Promise<void> } {
     let left = n;
-    return new ReadableStream<Uint8Array>(
+    let handOver = () => {};
+    const handedOver = new Promise<void>((resolve) => {
+      handOver = resolve;
+    });
+    const stream = new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
           if (left === 0) {
@@ -95,11 +102,15 @@ class PieceReader {
           }
           left -= chunk.byteLength;
           controller.enqueue(chunk);
-          if (left === 0) controller.close();
+          if (left === 0) {
+            controller.close();
+            handOver();
+          }
         },
       },
       { highWaterMark: 0 },
     );
+    return { stream, handedOver };
   }
 
   /** Up to `n` bytes in one buffer; shorter only at the end of the body, empty once it has ended. */
@@ -161,31 +172,52 @@ export async function streamedPut(input: StreamedPutInput): Promise<void> {
   const uploadId = created.UploadId;
   if (!uploadId) throw new Error(`CreateMultipartUpload ${key} returned no UploadId.`);
   const done: { PartNumber: number; ETag: string }[] = [];
+  let partNumber = 0;
+  // Every open part request is aborted when the body fails mid-part.
+  const aborts = new Set<AbortController>();
+  pieces.onFail = () => {
+    for (const abort of aborts) abort.abort(pieces.failure);
+  };
   const send = async (body: ReadableStream<Uint8Array> | Uint8Array, length: number) => {
-    const partNumber = done.length + 1;
+    partNumber += 1;
+    const number = partNumber;
     const streamed = body instanceof ReadableStream && nodeStream ? nodeStream.Readable.fromWeb(body) : body;
     // The failure is reported through `pieces.failure` and the aborted request; a Node stream's unheard 'error'
     // would crash the process.
     (streamed as { on?: (event: string, listener: () => void) => void }).on?.("error", () => {});
     const abort = new AbortController();
-    pieces.onFail = () => abort.abort(pieces.failure);
-    const out = await client.send(
-      new UploadPartCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId: uploadId,
-        PartNumber: partNumber,
-        Body: streamed as Uint8Array,
-        ContentLength: length,
-      }),
-      { abortSignal: abort.signal },
-    );
-    pieces.onFail = null;
-    if (!out.ETag) throw new Error(`UploadPart ${partNumber} of ${key} returned no ETag.`);
-    done.push({ PartNumber: partNumber, ETag: out.ETag });
+    aborts.add(abort);
+    try {
+      const out = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: streamed as Uint8Array,
+          ContentLength: length,
+        }),
+        { abortSignal: abort.signal },
+      );
+      if (!out.ETag) throw new Error(`UploadPart ${number} of ${key} returned no ETag.`);
+      done.push({ PartNumber: number, ETag: out.ETag });
+    } finally {
+      aborts.delete(abort);
+    }
   };
   try {
-    for (const size of prefixParts(input.atLeast, input.partSizeBytes)) await send(pieces.exactly(size), size);
+    // The sure prefix: the next part starts streaming as soon as this one's bytes are all handed over, while this
+    // one waits for its answer (at most two requests open), so the body never stalls between parts.
+    const open: Promise<void>[] = [];
+    for (const size of prefixParts(input.atLeast, input.partSizeBytes)) {
+      const piece = pieces.exactly(size);
+      const sending = send(piece.stream, size);
+      sending.catch(() => {});
+      open.push(sending);
+      await Promise.race([piece.handedOver, sending]);
+      if (open.length >= 2) await open[open.length - 2];
+    }
+    await Promise.all(open);
     // The rest: each buffered part is full-sized but the last, as S3 requires.
     for (;;) {
       const rest = await pieces.upTo(input.partSizeBytes);
@@ -198,14 +230,18 @@ export async function streamedPut(input: StreamedPutInput): Promise<void> {
         Bucket: bucket,
         Key: key,
         UploadId: uploadId,
-        MultipartUpload: { Parts: done },
+        MultipartUpload: { Parts: done.sort((a, b) => a.PartNumber - b.PartNumber) },
       }),
     );
   } catch (err) {
-    await reader.cancel(err).catch(() => {});
+    // The body's own failure first; otherwise the request's (cancelling the body below makes the part still
+    // streaming fail too, which is not the cause).
+    const reason = pieces.failure ?? err;
+    for (const abort of aborts) abort.abort(reason);
+    await reader.cancel(reason).catch(() => {});
     await client
       .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
       .catch(() => {});
-    throw pieces.failure ?? err;
+    throw reason;
   }
 }
