@@ -9,6 +9,8 @@
  * (32-bit words spill into doubles and run several times slower).
  */
 
+import { zeroBits } from "./lcs.ts";
+
 const BITS = 30;
 const FULL = (1 << BITS) - 1;
 
@@ -176,12 +178,4 @@ export class Pattern {
     for (let w = 0; w < this.words; w++) total += zeroBits(s[w]!, Math.min(BITS, len1 - w * BITS));
     return total;
   }
-}
-
-/** Number of zero bits among the low `bits` bits of `x`. */
-function zeroBits(x: number, bits: number): number {
-  let v = ~x & ((1 << bits) - 1);
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }

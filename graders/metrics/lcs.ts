@@ -120,7 +120,7 @@ export class LcsPattern {
 }
 
 /** Number of zero bits among the low `bits` bits of `x`. */
-function zeroBits(x: number, bits: number): number {
+export function zeroBits(x: number, bits: number): number {
   let v = ~x & ((1 << bits) - 1);
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);

@@ -6,19 +6,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
 import { wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
-import type { Pair } from "./reference/corpus.ts";
+import { type Pair, rng } from "./reference/corpus.ts";
 import { hasVenv, runReference } from "./reference/python.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABETS = ["ab ", "abc  d", "aB_c. ", "xyz xy", "éaß Ω ", "日本 語a", "a😀b ", "abcdefghij klmnop "];
 

@@ -81,7 +81,8 @@ const PUNCT = [
   "~tilde`",
 ];
 
-function rng(seed: number): () => number {
+/** A seeded PRNG (mulberry32) in [0, 1): the corpora and the parity tests draw from it. */
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

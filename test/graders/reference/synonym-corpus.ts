@@ -4,7 +4,7 @@
  * the synonym stage decides many matches. Built with our WordNet reader; the expected scores come from NLTK.
  */
 import type { WordNet } from "../../../graders/metrics/wordnet/wordnet.ts";
-import { buildCorpus, type Pair } from "./corpus.ts";
+import { buildCorpus, type Pair, rng } from "./corpus.ts";
 
 const SENTENCES = [
   "the quick brown dog jumps over the lazy fox",
@@ -56,17 +56,6 @@ const FIXED: Pair[] = [
     reference: "It is the practical guide for the army always to heed the directions of the party",
   },
 ];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A lemma name of one of `word`'s synsets (spaces for `_`, so some replacements add words), or `word`. */
 function swap(wordnet: WordNet, word: string, r: () => number): string {
