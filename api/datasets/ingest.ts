@@ -41,6 +41,7 @@ const PIPE_BYTES = 1024 * 1024;
 
 export async function ingest(body: ReadableStream<Uint8Array>, options: IngestOptions): Promise<IngestResult> {
   const { store, key, validator } = options;
+  if (!validator) return ingestPlain(body, options);
   const pipe = new TransformStream<Uint8Array, Uint8Array>(
     undefined,
     new ByteLengthQueuingStrategy({ highWaterMark: PIPE_BYTES }),
@@ -87,6 +88,29 @@ export async function ingest(body: ReadableStream<Uint8Array>, options: IngestOp
     await reader.cancel(err).catch(() => {});
     await writer.abort(err).catch(() => {});
     await discard();
+    throw err;
+  }
+}
+
+/** Without a validator: one counting stage between the body and the store, piped (no per-chunk read/write loop). */
+async function ingestPlain(body: ReadableStream<Uint8Array>, options: IngestOptions): Promise<IngestResult> {
+  let bytes = 0;
+  const limit = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      bytes += chunk.byteLength;
+      if (bytes > options.maxBytes) throw new TooLargeError(options.maxBytes);
+      controller.enqueue(chunk);
+    },
+  });
+  try {
+    const stored = await options.store.put(options.key, body.pipeThrough(limit), {
+      contentType: options.contentType,
+      ...(options.lengthAtLeast !== undefined && { lengthAtLeast: options.lengthAtLeast }),
+    });
+    return { stored, bytes };
+  } catch (err) {
+    await body.cancel(err).catch(() => {});
+    await options.store.delete(options.key).catch(() => {});
     throw err;
   }
 }
