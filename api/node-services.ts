@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { expireFiles } from "../db/queries/files.ts";
 import { expireUploads } from "../db/queries/uploads.ts";
 import type { RunnerBackend } from "../workers/backends/port.ts";

@@ -4,19 +4,10 @@
  * `backendFrom(env, dataDir)`, then `startWorkers`.
  */
 import { z } from "zod";
-import { findPython } from "../gpu-runner/supervisor/python.ts";
+import { hasEnginePython } from "../gpu-runner/supervisor/python.ts";
 import { createKubernetesBackend } from "./backends/kubernetes.ts";
 import { createLocalBackend } from "./backends/local.ts";
 import type { RunnerBackend } from "./backends/port.ts";
-
-function hasEnginePython(): boolean {
-  try {
-    findPython();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const int = (min: number) => z.coerce.number().int().min(min);
 /** `a=b,c=d` → `{a: "b", c: "d"}`. */

@@ -1,7 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
 import { checkpointPermissions, checkpoints, projects } from "../../db/schema/index.ts";
 import type { AppDeps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { ID_PREFIX, newId } from "../lib/ids.ts";
 import { pageSchema, toPage } from "../lib/pagination.ts";
@@ -64,14 +66,12 @@ export function checkpointPermissionRoutes(deps: AppDeps) {
   const app = newRouter();
   const { db } = deps;
 
-  app.use("/fine_tuning/checkpoints/:fine_tuned_model_checkpoint/permissions/*", async (c, next) => {
+  const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
     if (c.get("role") !== "admin") throw adminOnly();
     await next();
   });
-  app.use("/fine_tuning/checkpoints/:fine_tuned_model_checkpoint/permissions", async (c, next) => {
-    if (c.get("role") !== "admin") throw adminOnly();
-    await next();
-  });
+  app.use("/fine_tuning/checkpoints/:fine_tuned_model_checkpoint/permissions", requireAdmin);
+  app.use("/fine_tuning/checkpoints/:fine_tuned_model_checkpoint/permissions/*", requireAdmin);
 
   const checkpointOr404 = async (name: string) => {
     const [row] = await db.select().from(checkpoints).where(eq(checkpoints.modelName, name)).limit(1);
@@ -92,14 +92,14 @@ export function checkpointPermissionRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const ckpt = await checkpointOr404(c.req.valid("param").fine_tuned_model_checkpoint);
-      const ids = [...new Set(c.req.valid("json").project_ids)];
+      const asked = c.req.valid("json").project_ids;
+      const ids = [...new Set(asked)];
       const known = new Set(
         (await db.select({ id: projects.id }).from(projects).where(inArray(projects.id, ids))).map((p) => p.id),
       );
-      const unknown = c.req.valid("json").project_ids.findIndex((id) => !known.has(id));
+      const unknown = asked.findIndex((id) => !known.has(id));
       if (unknown >= 0) {
-        const id = c.req.valid("json").project_ids[unknown];
-        throw badRequest(`No such project: ${id}.`, `project_ids.${unknown}`, "project_not_found");
+        throw badRequest(`No such project: ${asked[unknown]}.`, `project_ids.${unknown}`, "project_not_found");
       }
       // Granting again is not an error: the existing permission is returned.
       await db

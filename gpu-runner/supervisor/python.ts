@@ -48,3 +48,13 @@ export function findPython(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       ".venv/bin/pip install -r gpu-runner/trainer/requirements.txt` in the repository root, or set RFT_PYTHON",
   );
 }
+
+/** Whether the engine's python can be found here (tests skip the engine, and the local backend its warm runners, without it). */
+export function hasEnginePython(): boolean {
+  try {
+    findPython();
+    return true;
+  } catch {
+    return false;
+  }
+}

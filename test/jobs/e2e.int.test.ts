@@ -12,21 +12,14 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { greedyDecode, loadOnnxDecoder } from "../../gpu-runner/onnx/decode.ts";
-import { findPython } from "../../gpu-runner/supervisor/python.ts";
+import { hasEnginePython } from "../../gpu-runner/supervisor/python.ts";
 import { RftClient } from "../../sdk/client.ts";
 import { createLocalBackend, type LocalBackend } from "../../workers/backends/local.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { type TinyFixture, tinyFixture } from "../supervisor/fixture.ts";
 import { stringCheck, uploadDataset } from "./fixtures.ts";
 
-const hasPython = (() => {
-  try {
-    findPython();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPython = hasEnginePython();
 
 const lines = (file: string, n: number, skip = 0) =>
   `${readFileSync(file, "utf8")

@@ -11,20 +11,13 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpoints, jobEvents, runs } from "../../db/schema/index.ts";
-import { findPython } from "../../gpu-runner/supervisor/python.ts";
+import { hasEnginePython } from "../../gpu-runner/supervisor/python.ts";
 import { createLocalBackend } from "../../workers/backends/local.ts";
 import { startWorkers, type Workers } from "../../workers/node.ts";
 import { type TinyFixture, tinyFixture } from "../supervisor/fixture.ts";
 import { jobRow, type RunnerServer, seedJob, startRunnerServer, waitFor } from "./harness.ts";
 
-const hasPython = (() => {
-  try {
-    findPython();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPython = hasEnginePython();
 
 let server: RunnerServer;
 let workers: Workers;

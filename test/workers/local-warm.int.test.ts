@@ -10,17 +10,10 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findPython } from "../../gpu-runner/supervisor/python.ts";
+import { hasEnginePython } from "../../gpu-runner/supervisor/python.ts";
 import { createLocalBackend } from "../../workers/backends/local.ts";
 
-const hasPython = (() => {
-  try {
-    findPython();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPython = hasEnginePython();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gone = (pid: number) => {
