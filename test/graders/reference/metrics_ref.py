@@ -8,7 +8,10 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
   gleu         nltk sentence_gleu([reference.split()], input.split())
   meteor       nltk meteor_score([reference.split()], input.split()) with an empty WordNet: what meteor gives with no
                WordNet configured (wordnet_ref.py checks the synonym stage against the real WordNet files)
-  rouge_*      rouge_ref.py, a line-for-line transcription of Google's rouge-score 0.1.2 (not installable here)
+  rouge_*      torchmetrics 1.9 rouge_score(input, reference, rouge_keys=(key,))[key + "_fmeasure"]: an independent
+               implementation of Google's rouge-score (same default tokenizer, no stemmer, rougeN and sentence-level
+               rougeL F-measure). rouge-score itself has no wheel in the local mirror; torchmetrics computes in
+               float32, so it agrees to about 1e-7.
 
 With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
 single calls, and prints grades per CPU-second (time.process_time) as JSON.
@@ -24,7 +27,7 @@ from nltk.translate.gleu_score import sentence_gleu
 from nltk.translate.meteor_score import meteor_score
 from rapidfuzz import fuzz, utils
 
-import rouge_ref
+from torchmetrics.functional.text.rouge import rouge_score
 
 warnings.filterwarnings("ignore")
 
@@ -37,8 +40,8 @@ class EmptyWordNet:
 
 
 WORDNET = EmptyWordNet()
-ROUGE = {f"rouge_{n}": rouge_ref.RougeScorer([f"rouge{n}"]) for n in range(1, 6)}
-ROUGE["rouge_l"] = rouge_ref.RougeScorer(["rougeL"])
+ROUGE_KEYS = {f"rouge_{n}": f"rouge{n}" for n in range(1, 6)}
+ROUGE_KEYS["rouge_l"] = "rougeL"
 
 
 def metrics():
@@ -48,9 +51,8 @@ def metrics():
         "gleu": lambda a, b: sentence_gleu([b.split()], a.split()),
         "meteor": lambda a, b: meteor_score([b.split()], a.split(), wordnet=WORDNET),
     }
-    for name, scorer in ROUGE.items():
-        key = scorer.rouge_types[0]
-        out[name] = lambda a, b, scorer=scorer, key=key: scorer.score(b, a)[key].fmeasure
+    for name, key in ROUGE_KEYS.items():
+        out[name] = lambda a, b, key=key: rouge_score(a, b, rouge_keys=(key,))[f"{key}_fmeasure"].item()
     return out
 
 
