@@ -89,6 +89,37 @@ function mapNonAscii(c: number): number {
   return mapped;
 }
 
+/** Whether the last `processInto` wrote a code point of 256 or above. */
+let lastWide = false;
+
+/**
+ * default_process's code points of `text` (not yet trimmed) into `out` from `at`; returns their count (at most
+ * `text.length`: a surrogate pair is one code point).
+ */
+export function processInto(text: string, out: Int32Array, at: number): number {
+  let n = at;
+  let wide = false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[n++] = ASCII_MAP[c]!;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
+        i++;
+      }
+    }
+    const mapped = mapNonAscii(c);
+    out[n++] = mapped;
+    if (mapped >= 256) wide = true;
+  }
+  lastWide = wide;
+  return n - at;
+}
+
 function processCodePoint(cp: number): number {
   if (!rapidfuzzAlnum(cp)) return 0x20;
   // Simple (one-to-one) lowercase mapping: only U+0130 has a multi-character full mapping among alnums.
@@ -131,27 +162,8 @@ export class ProcessedText {
 
   /** Processed code points of `text` into `cps` (and `wide`); returns their count. */
   private mapText(text: string): number {
-    const cps = this.cps;
-    let n = 0;
-    let wide = false;
-    for (let i = 0; i < text.length; i++) {
-      let c = text.charCodeAt(i);
-      if (c < 0x80) {
-        cps[n++] = ASCII_MAP[c]!;
-        continue;
-      }
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-        const d = text.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
-          i++;
-        }
-      }
-      const mapped = mapNonAscii(c);
-      cps[n++] = mapped;
-      if (mapped >= 256) wide = true;
-    }
-    this.wide = wide;
+    const n = processInto(text, this.cps, 0);
+    this.wide = lastWide;
     return n;
   }
 
@@ -199,7 +211,10 @@ export class ProcessedText {
         this.ends = grow(this.ends);
         this.hashes = grow(this.hashes);
         this.order = new Int32Array(this.starts.length);
-        this.keys = new Float64Array(this.starts.length);
+        // The keys written so far are kept: a fresh array here once sorted the first long text by zeros.
+        const keys = new Float64Array(this.starts.length);
+        keys.set(this.keys);
+        this.keys = keys;
       }
       this.starts[count] = start;
       this.ends[count] = i;

@@ -10,7 +10,8 @@
  * Everything runs on integer buffers reused from call to call (fuzzy-process.ts, fuzzy-indel.ts): no strings, sets
  * or arrays are built per grading. The LCS runs in WebAssembly where it can be compiled (fuzzy-kernel.ts).
  */
-import { createPattern, type LcsPattern } from "./fuzzy-kernel.ts";
+import { Pattern } from "./fuzzy-indel.ts";
+import { wasmKernelAvailable, wasmWRatio } from "./fuzzy-kernel.ts";
 import { alphabetSize, ProcessedText, trimAlphabet } from "./fuzzy-process.ts";
 
 /** A space-joined sequence of tokens (ids), built into a reusable buffer. */
@@ -42,8 +43,8 @@ class Joined {
 
 const textA = new ProcessedText();
 const textB = new ProcessedText();
-let pattern: LcsPattern = createPattern();
-let reversed: LcsPattern = createPattern();
+const pattern = new Pattern();
+const reversed = new Pattern();
 const sortedA = new Joined();
 const sortedB = new Joined();
 const diffAB = new Joined();
@@ -362,15 +363,17 @@ function wratio(): number {
   return Math.max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
 }
 
-/** Runs fuzzy_match on the given LCS kernel from now on (tests and the bench compare the two; the default is the
- * WebAssembly one where it can be compiled). */
+let pipeline: "wasm" | "js" = wasmKernelAvailable ? "wasm" : "js";
+
+/** Runs fuzzy_match on the given pipeline from now on (tests and the bench compare the two; the default is the
+ * WebAssembly one where it can be compiled, "js" is what workerd runs). */
 export function useFuzzyKernel(kind: "wasm" | "js"): void {
-  pattern = createPattern(kind);
-  reversed = createPattern(kind);
+  pipeline = kind;
 }
 
 /** The fuzzy_match score in [0, 1]. */
 export function fuzzyMatch(input: string, reference: string): number {
+  if (pipeline === "wasm") return wasmWRatio(input, reference) / 100;
   trimAlphabet();
   textA.load(input);
   textB.load(reference);

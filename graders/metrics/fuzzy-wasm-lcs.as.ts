@@ -1,0 +1,191 @@
+// @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
+/**
+ * Memory and the LCS kernel of the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts): Hyyrö's bit-parallel LCS in
+ * 64-bit words over one pattern at a time, with rapidfuzz's Ukkonen band when a minimum LCS is asked for, and the
+ * prefix/suffix sweeps of partial_ratio. The same algorithm as fuzzy-indel.ts's `Pattern` (30-bit words in JS).
+ *
+ * Sequences are LCS ids (i32): a processed code point below 256 is its own id, the others are numbered from 256 per
+ * grading (fuzzy-wasm-text.as.ts), so the mask tables are indexed by id and never larger than 256 + the texts' length.
+ * `single` (u64 per id, patterns of one word) and `rowOf` (i32 per id: its mask row, patterns of more words) stay all
+ * zeros between builds: a build sets only its own ids and the next one clears exactly those.
+ */
+
+/** Byte address of a region; everything per grading is bump-allocated from `top` and released by resetting it. */
+export let top: usize = 0;
+let single: usize = 0;
+let rowOf: usize = 0;
+
+const ALL: u64 = u64(-1);
+
+/** Places the id-indexed mask tables (all zeros). */
+export function placeTables(singleAt: usize, rowOfAt: usize): void {
+  single = singleAt;
+  rowOf = rowOfAt;
+}
+
+/** Makes sure memory reaches `end` (bytes), growing it as needed. */
+export function ensure(end: usize): void {
+  const have = usize(memory.size()) << 16;
+  if (end > have && memory.grow(i32((end - have + 0xffff) >> 16)) < 0) unreachable();
+}
+
+/** `bytes` of scratch (8-aligned) from the per-grading arena. */
+export function alloc(bytes: usize): usize {
+  const at = top;
+  top = (top + bytes + 7) & ~usize(7);
+  ensure(top);
+  return at;
+}
+
+export function releaseTo(mark: usize): void {
+  top = mark;
+}
+
+export function at32(p: usize, i: i32): i32 {
+  return load<i32>(p + (usize(i) << 2));
+}
+
+export function set32(p: usize, i: i32, v: i32): void {
+  store<i32>(p + (usize(i) << 2), v);
+}
+
+// The current pattern: ids seq[from, to), read backwards when `patReverse`.
+let patSeq: usize = 0;
+let patFrom: i32 = 0;
+let patTo: i32 = 0;
+let patLen: i32 = 0;
+let words: i32 = 1;
+let masks: usize = 0;
+let state: usize = 0;
+
+/** Forgets the current pattern: zeroes the table entries its ids set. */
+export function clearPattern(): void {
+  if (patLen === 0) return;
+  if (words === 1) {
+    for (let i = patFrom; i < patTo; i++) store<u64>(single + (usize(at32(patSeq, i)) << 3), 0);
+  } else {
+    for (let i = patFrom; i < patTo; i++) set32(rowOf, at32(patSeq, i), 0);
+  }
+  patLen = 0;
+}
+
+/**
+ * Builds the masks of `seq[from, to)` (read backwards when `reverse`). More than one word: the masks and state come
+ * from the arena, so release it only after the pattern's last use.
+ */
+export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): void {
+  clearPattern();
+  const len = to - from;
+  patSeq = seq;
+  patFrom = from;
+  patTo = to;
+  patLen = len;
+  if (len <= 64) {
+    words = 1;
+    for (let i = 0; i < len; i++) {
+      const p = single + (usize(at32(seq, reverse ? to - 1 - i : from + i)) << 3);
+      store<u64>(p, load<u64>(p) | (u64(1) << u64(i)));
+    }
+    return;
+  }
+  words = (len + 63) >> 6;
+  let rows = 1;
+  for (let i = from; i < to; i++) {
+    const id = at32(seq, i);
+    if (at32(rowOf, id) === 0) set32(rowOf, id, rows++);
+  }
+  const rowBytes = usize(words) << 3;
+  state = alloc(rowBytes);
+  masks = alloc(usize(rows) * rowBytes);
+  memory.fill(masks, 0, usize(rows) * rowBytes);
+  for (let i = 0; i < len; i++) {
+    const row = at32(rowOf, at32(seq, reverse ? to - 1 - i : from + i));
+    const p = masks + usize(row) * rowBytes + (usize(i >> 6) << 3);
+    store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));
+  }
+}
+
+/** Whether the pattern contains `id`. */
+export function has(id: i32): bool {
+  return words === 1 ? load<u64>(single + (usize(id) << 3)) !== 0 : at32(rowOf, id) !== 0;
+}
+
+function lowBits(bits: i32): u64 {
+  return bits >= 64 ? ALL : (u64(1) << u64(bits)) - 1;
+}
+
+function rowAt(id: i32): usize {
+  return masks + usize(at32(rowOf, id)) * (usize(words) << 3);
+}
+
+function zeros(): i32 {
+  let total = 0;
+  for (let w = 0; w < words; w++) {
+    total += i32(popcnt<u64>(~load<u64>(state + (usize(w) << 3)) & lowBits(patLen - w * 64)));
+  }
+  return total;
+}
+
+/** One column of the multi-word LCS over words [first, last) of the state, with the mask row at `row`. */
+function advance(row: usize, first: i32, last: i32): void {
+  let carry: u64 = 0;
+  for (let k = first; k < last; k++) {
+    const sp = state + (usize(k) << 3);
+    const x = load<u64>(sp);
+    const u = x & load<u64>(row + (usize(k) << 3));
+    const s = x + u;
+    const sum = s + carry;
+    carry = u64(s < x) | u64(sum < s);
+    store<u64>(sp, sum | (x - u));
+  }
+}
+
+/** LCS of the pattern and text[from, to); exact when at least `minLcs`, otherwise some smaller value. */
+export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
+  if (patLen === 0 || to <= from) return 0;
+  if (words === 1) {
+    let v = ALL;
+    for (let j = from; j < to; j++) {
+      const u = v & load<u64>(single + (usize(at32(text, j)) << 3));
+      v = (v + u) | (v - u);
+    }
+    return i32(popcnt<u64>(~v & lowBits(patLen)));
+  }
+  memory.fill(state, 0xff, usize(words) << 3);
+  const len2 = to - from;
+  const bandLeft = patLen - minLcs;
+  const bandRight = len2 - minLcs;
+  for (let col = 0; col < len2; col++) {
+    // Column `col` can only hold a match of a subsequence of length minLcs in pattern positions
+    // [col - bandRight, col + bandLeft]: only the words holding those are computed.
+    const first = col > bandRight ? (col - bandRight) >> 6 : 0;
+    const last = min(words, (col + bandLeft + 64) >> 6);
+    advance(rowAt(at32(text, from + col)), first, last);
+  }
+  return zeros();
+}
+
+/**
+ * out[k] = LCS of the pattern and the first k ids of the text read from `start` by `dir` (+1/-1), k = 1..count, into
+ * the i32 array `out` (out[0] is left alone).
+ */
+export function sweep(text: usize, start: i32, dir: i32, count: i32, out: usize): void {
+  let j = start;
+  if (words === 1) {
+    const keep = lowBits(patLen);
+    let v = ALL;
+    for (let k = 1; k <= count; k++) {
+      const u = v & load<u64>(single + (usize(at32(text, j)) << 3));
+      v = (v + u) | (v - u);
+      set32(out, k, i32(popcnt<u64>(~v & keep)));
+      j += dir;
+    }
+    return;
+  }
+  memory.fill(state, 0xff, usize(words) << 3);
+  for (let k = 1; k <= count; k++) {
+    advance(rowAt(at32(text, j)), 0, words);
+    set32(out, k, zeros());
+    j += dir;
+  }
+}

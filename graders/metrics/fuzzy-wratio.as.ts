@@ -1,0 +1,354 @@
+// @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
+/**
+ * rapidfuzz's WRatio in WebAssembly: the whole of fuzzy.ts's JS pipeline after text processing (which stays in JS,
+ * fuzzy-process.ts `processInto`), with the same cut-offs in the same order, so the scores are the JS pipeline's to
+ * the last bit (test/graders/fuzzy-wasm.unit.test.ts). One call per grading:
+ *
+ *   const at = input(maxA, maxB); // write A's processed code points (i32) at `at`, B's right after them
+ *   const score = wratio(lenA, lenB); // 0..100
+ *
+ * Memory: the code point -> id table (fixed), the text region and the id-indexed mask tables (grown to fit the
+ * largest grading so far), then a per-grading arena that every grading starts afresh.
+ *
+ * Generated artefact: fuzzy-wratio.wasm.ts. Regenerate after editing: npx tsx graders/metrics/fuzzy-kernel-build.ts
+ */
+import {
+  alloc,
+  at32,
+  buildPattern,
+  clearPattern,
+  ensure,
+  has,
+  lcs,
+  placeTables,
+  releaseTo,
+  set32,
+  sweep,
+  top,
+} from "./fuzzy-wasm-lcs.as.ts";
+import {
+  decompose,
+  diffAB,
+  diffBA,
+  endIds,
+  placeWideIds,
+  sameToken,
+  sectCount,
+  sectLen,
+  sortedA,
+  sortedB,
+  startIds,
+  textA,
+  textB,
+  tokenize,
+  trim,
+} from "./fuzzy-wasm-text.as.ts";
+
+const CODE_POINTS = 0x110000;
+let textAt: usize = 0;
+let textCap = 0;
+let arena: usize = 0;
+const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
+
+/** Makes room for texts of up to maxA + maxB code points; returns where to write them (i32 each). */
+export function input(maxA: i32, maxB: i32): usize {
+  const n = maxA + maxB;
+  if (textAt === 0 || n > textCap) layout(max(n, max(textCap * 2, 1024)));
+  return textAt;
+}
+
+function layout(cap: i32): void {
+  if (textAt === 0) {
+    placeWideIds(WIDE_IDS);
+    ensure(WIDE_IDS + (CODE_POINTS << 2));
+  }
+  textCap = cap;
+  textAt = WIDE_IDS + (CODE_POINTS << 2);
+  const alpha = usize(256 + cap);
+  const single = textAt + (usize(cap) << 2);
+  const rowOf = single + (alpha << 3);
+  arena = (rowOf + (alpha << 2) + 7) & ~usize(7);
+  ensure(arena);
+  memory.fill(single, 0, (alpha << 3) + (alpha << 2));
+  placeTables(single, rowOf);
+}
+
+/** Smallest LCS whose score can exceed `cutoff`, from the LCS at which the score equals it (rounded down a hair). */
+function minLcsFor(lcsAtCutoff: f64): i32 {
+  return lcsAtCutoff > 0 ? i32(Math.ceil(lcsAtCutoff - 1e-9)) : 0;
+}
+
+/** LCS of a[ao, ao+al) and b[bo, bo+bl); exact when it is at least `minLcs`, otherwise some smaller value. */
+function lcsOf(a: usize, ao: i32, al: i32, b: usize, bo: i32, bl: i32, minLcs: i32): i32 {
+  if (min(al, bl) < minLcs) return 0;
+  // A common prefix and suffix are part of every longest common subsequence.
+  let prefix = 0;
+  while (prefix < al && prefix < bl && at32(a, ao + prefix) === at32(b, bo + prefix)) prefix++;
+  let suffix = 0;
+  while (
+    suffix < al - prefix &&
+    suffix < bl - prefix &&
+    at32(a, ao + al - 1 - suffix) === at32(b, bo + bl - 1 - suffix)
+  ) {
+    suffix++;
+  }
+  const common = prefix + suffix;
+  const restA = al - common;
+  const restB = bl - common;
+  if (restA === 0 || restB === 0) return common;
+  const rest = max(0, minLcs - common);
+  const mark = top;
+  let found = 0;
+  if (restA <= restB) {
+    buildPattern(a, ao + prefix, ao + al - suffix, false);
+    found = lcs(b, bo + prefix, bo + bl - suffix, rest);
+  } else {
+    buildPattern(b, bo + prefix, bo + bl - suffix, false);
+    found = lcs(a, ao + prefix, ao + al - suffix, rest);
+  }
+  releaseTo(mark);
+  return common + found;
+}
+
+/** fuzz.ratio (0..100); 0 when it cannot exceed `cutoff`. `knownLcs`: a common subsequence length already found. */
+function ratio(a: usize, al: i32, b: usize, bl: i32, cutoff: f64, knownLcs: i32): f64 {
+  const lensum = al + bl;
+  if (lensum === 0) return 100;
+  const minLcs = max(knownLcs, minLcsFor((cutoff * f64(lensum)) / 200));
+  const found = lcsOf(a, 0, al, b, 0, bl, minLcs);
+  if (found < minLcs) return 0;
+  return (1 - f64(lensum - 2 * found) / f64(lensum)) * 100;
+}
+
+// partial_ratio's best window so far (what a window must beat, the best found) and its needle's length.
+let bar: f64 = 0;
+let found: f64 = 0;
+let needleLen = 0;
+const stack = memory.data(64 * 8 * 4);
+
+function simOf(common: i32, windowLen: i32): f64 {
+  return 1 - f64(needleLen + windowLen - 2 * common) / f64(needleLen + windowLen);
+}
+
+/** Takes the window's similarity if it beats the bar; true when it is perfect. */
+function offer(common: i32, windowLen: i32): bool {
+  const r = simOf(common, windowLen);
+  if (r > bar) {
+    bar = found = r;
+    if (r === 1) return true;
+  }
+  return false;
+}
+
+/** The prefix (dir 1) or suffix (dir -1) windows of s2 up to `count` long, by one sweep of the pattern. */
+function edgeWindows(s2: usize, start: i32, dir: i32, count: i32): bool {
+  const mark = top;
+  const out = alloc(usize(count + 1) << 2);
+  sweep(s2, start, dir, count, out);
+  let j = start;
+  for (let k = 1; k <= count; k++, j += dir) {
+    if (has(at32(s2, j)) && offer(at32(out, k), k)) {
+      releaseTo(mark);
+      return true;
+    }
+  }
+  releaseTo(mark);
+  return false;
+}
+
+/** LCS of the needle and the window of s2 at `i`, computed once (known: -1 until then). */
+function windowLcs(known: usize, s2: usize, i: i32): i32 {
+  let v = at32(known, i);
+  if (v < 0) {
+    v = lcs(s2, i, i + needleLen, 0);
+    set32(known, i, v);
+  }
+  return v;
+}
+
+/**
+ * The window scan of rapidfuzz's `_partial_ratio_impl` (s1 is the shorter), 0..100; 0 when no window exceeds
+ * `cutoff`. Prefixes and suffixes come from one sweep each; full windows are bisected, skipping spans whose LCS bound
+ * (a slide by one changes the LCS by at most one) cannot beat the best so far.
+ */
+function partialRatioImpl(s1: usize, len1: i32, s2: usize, len2: i32, cutoff: f64): f64 {
+  const mark = top;
+  buildPattern(s1, 0, len1, false);
+  needleLen = len1;
+  bar = cutoff / 100;
+  found = 0;
+  const prefixCount = min(len1 - 1, len2);
+  if (prefixCount > 0 && edgeWindows(s2, 0, 1, prefixCount)) return done(mark, 100);
+  if (len2 > len1) {
+    const last = len2 - len1 - 1;
+    const known = alloc(usize(last + 1) << 2);
+    memory.fill(known, 0xff, usize(last + 1) << 2);
+    // Depth-first with the left half on top: the stack never holds more than one pair per level.
+    let sp = 0;
+    set32(stack, sp++, 0);
+    set32(stack, sp++, last);
+    while (sp > 0) {
+      const b = at32(stack, --sp);
+      const a = at32(stack, --sp);
+      const la = windowLcs(known, s2, a);
+      const lb = windowLcs(known, s2, b);
+      if (offer(max(la, lb), len1)) return done(mark, 100);
+      if (b - a < 2) continue;
+      const bound = min(len1, (la + lb + (b - a)) >> 1);
+      if (simOf(bound, len1) <= bar) continue;
+      const mid = a + ((b - a) >> 1);
+      set32(stack, sp++, mid);
+      set32(stack, sp++, b);
+      set32(stack, sp++, a);
+      set32(stack, sp++, mid);
+    }
+  }
+  const suffixCount = min(len1, len2);
+  releaseTo(mark);
+  buildPattern(s1, 0, len1, true);
+  if (edgeWindows(s2, len2 - 1, -1, suffixCount)) return done(mark, 100);
+  return done(mark, found * 100);
+}
+
+function done(mark: usize, score: f64): f64 {
+  releaseTo(mark);
+  return score;
+}
+
+/** fuzz.partial_ratio, 0..100; 0 when it cannot exceed `cutoff`. */
+function partialRatio(a: usize, al: i32, b: usize, bl: i32, cutoff: f64): f64 {
+  if (al === 0 || bl === 0) return al === bl ? 100 : 0;
+  let score = al <= bl ? partialRatioImpl(a, al, b, bl, cutoff) : partialRatioImpl(b, bl, a, al, cutoff);
+  if (score !== 100 && al === bl) score = max(score, partialRatioImpl(b, bl, a, al, max(cutoff, score)));
+  return score;
+}
+
+function normDistance(dist: i32, lensum: i32): f64 {
+  return lensum ? 100 - (100 * f64(dist)) / f64(lensum) : 100;
+}
+
+/** 100 when one token set holds the other, else the intersection's ratios against each side (0 with none). */
+function tokenSetRatioWithoutLcs(): f64 {
+  if (sectCount > 0 && (diffAB.words === 0 || diffBA.words === 0)) return 100;
+  if (!sectLen) return 0;
+  const sectAbLen = sectLen + 1 + diffAB.len;
+  const sectBaLen = sectLen + 1 + diffBA.len;
+  return max(normDistance(1 + diffAB.len, sectLen + sectAbLen), normDistance(1 + diffBA.len, sectLen + sectBaLen));
+}
+
+/** The rest of `token_ratio`: the differences' Indel ratio and token_sort_ratio; 0 when they cannot exceed `cutoff`. */
+function tokenRatioWithLcs(cutoff: f64): f64 {
+  const ab = diffAB.len;
+  const ba = diffBA.len;
+  const sep = sectLen !== 0 ? 1 : 0;
+  const lensum = 2 * (sectLen + sep) + ab + ba;
+  let best: f64 = 0;
+  const minLcs = minLcsFor((f64(ab + ba) - ((100 - cutoff) * f64(lensum)) / 100) / 2);
+  const common = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
+  if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
+  return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, max(cutoff, best), 0));
+}
+
+/** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
+function partialTokenRatio(cutoff: f64): f64 {
+  if (sectCount > 0) return 100;
+  const result = partialRatio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, cutoff);
+  // With no shared token, the differences are the whole sets; only duplicates make them differ from the lists.
+  if (textA.tokens === diffAB.words && textB.tokens === diffBA.words) return result;
+  return max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, max(cutoff, result)));
+}
+
+/**
+ * A lower bound on the LCS of the two texts, usually equal to it: equal tokens matched greedily in order (a mismatch
+ * looks a few tokens ahead on either side), plus the LCS of the stretches between matched tokens.
+ */
+function tokenMatchLowerBound(): i32 {
+  const LOOKAHEAD = 8;
+  const a = textA.seq;
+  const b = textB.seq;
+  const na = textA.tokens;
+  const nb = textB.tokens;
+  let i = 0;
+  let j = 0;
+  let total = 0;
+  let gapA = 0;
+  let gapB = 0;
+  while (i < na && j < nb) {
+    if (sameToken(textA, i, textB, j)) {
+      const startA = at32(textA.starts, i);
+      const startB = at32(textB.starts, j);
+      total += lcsOf(a, gapA, startA - gapA, b, gapB, startB - gapB, 0) + at32(textA.ends, i) - startA;
+      gapA = at32(textA.ends, i);
+      gapB = at32(textB.ends, j);
+      i++;
+      j++;
+      continue;
+    }
+    let skipA = -1;
+    let skipB = -1;
+    for (let d = 1; d <= LOOKAHEAD && skipA < 0 && skipB < 0; d++) {
+      if (i + d < na && sameToken(textA, i + d, textB, j)) skipA = d;
+      else if (j + d < nb && sameToken(textA, i, textB, j + d)) skipB = d;
+    }
+    if (skipA > 0) i += skipA;
+    else if (skipB > 0) j += skipB;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return total + lcsOf(a, gapA, textA.len - gapA, b, gapB, textB.len - gapB, 0);
+}
+
+function sameText(): bool {
+  return textA.len === textB.len && memory.compare(textA.cps, textB.cps, usize(textA.len) << 2) === 0;
+}
+
+/** rapidfuzz.fuzz.WRatio of the texts `input` placed (lenA then lenB processed code points), 0..100. */
+export function wratio(lenA: i32, lenB: i32): f64 {
+  trim(textA, textAt, lenA);
+  trim(textB, textAt + (usize(lenA) << 2), lenB);
+  if (!textA.len || !textB.len) return 0;
+  if (sameText()) return 100;
+  releaseTo(arena);
+  startIds(textA.len + textB.len);
+  tokenize(textA);
+  tokenize(textB);
+  const score = scores();
+  clearPattern();
+  endIds();
+  return score;
+}
+
+function scores(): f64 {
+  const a = textA.seq;
+  const b = textB.seq;
+  const len1 = textA.len;
+  const len2 = textB.len;
+  const UNBASE_SCALE = 0.95;
+  const lenRatio = len1 > len2 ? f64(len1) / f64(len2) : f64(len2) / f64(len1);
+  // The token decomposition first: the scores it gives without any LCS are cut-offs that narrow every LCS after it.
+  decompose();
+  if (lenRatio < 1.5) {
+    const setScore = tokenSetRatioWithoutLcs();
+    let best = setScore * UNBASE_SCALE;
+    const end = ratio(a, len1, b, len2, best, len1 + len2 > 200 ? tokenMatchLowerBound() : 0);
+    if (end === 100 || setScore === 100) return max(best, end);
+    best = max(best, end);
+    return max(best, tokenRatioWithLcs(best / UNBASE_SCALE) * UNBASE_SCALE);
+  }
+  const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
+  // partial_token_ratio is 100 as soon as one token is shared.
+  let best = sectCount > 0 ? 100 * UNBASE_SCALE * PARTIAL_SCALE : 0;
+  const end = ratio(a, len1, b, len2, best, 0);
+  if (end === 100) return 100;
+  best = max(best, end);
+  best = max(best, partialRatio(a, len1, b, len2, best / PARTIAL_SCALE) * PARTIAL_SCALE);
+  if (sectCount > 0) return best;
+  return max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
+}
+
+/** Bytes of memory the module holds (the JS side drops an instance that grew too large). */
+export function memoryBytes(): usize {
+  return usize(memory.size()) << 16;
+}

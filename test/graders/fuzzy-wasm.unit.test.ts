@@ -1,0 +1,96 @@
+/**
+ * The WebAssembly WRatio pipeline against the JS one (what workerd runs) on random texts built to reach every branch
+ * of both: lengths 0..3000, tiny and large alphabets, accents, CJK and astral code points, repeated tokens, length
+ * ratios around 1.5 and 8, needles in haystacks, identical and whitespace-only texts. The scores must be equal, not
+ * close: both run the same algorithm in the same floating-point order.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
+import { wasmKernelAvailable, wasmMemoryBytes } from "../../graders/metrics/fuzzy-kernel.ts";
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const ALPHABETS = [
+  "ab ",
+  "abc d.",
+  "aé Ω日 ",
+  "xyzw vu ts",
+  "a😀b 𝐀𝐛 ",
+  "the quick brown fox ",
+  "İıßẞǅ ΣσςЖж ",
+  "日本語中文한국어 ",
+  `${[...Array(300)].map((_, i) => String.fromCodePoint(0x4e00 + i * 7)).join("")}  `,
+  `${[...Array(200)].map((_, i) => String.fromCodePoint(0x1d400 + i)).join("")} `,
+  "\t\n .,;_-",
+];
+const WORDS = ["new", "york", "mets", "the", "a", "braves", "atlanta", "vs", "zürich", "日本", "😀", "x"];
+
+describe.skipIf(!wasmKernelAvailable)("fuzzy_match: WebAssembly pipeline vs JS pipeline", () => {
+  afterAll(() => useFuzzyKernel("wasm"));
+  const next = rng(2024);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+  const chars = (alphabet: string[], len: number) => Array.from({ length: len }, () => pick(alphabet)).join("");
+  const words = (count: number) => Array.from({ length: count }, () => pick(WORDS)).join(next() < 0.8 ? " " : "  ");
+  const edit = (alphabet: string[], text: string, rate: number) =>
+    [...text].map((ch) => (next() < rate ? (next() < 0.5 ? "" : pick(alphabet)) : ch)).join("");
+
+  function randomPair(): [string, string] {
+    const alphabet = [...pick(ALPHABETS)];
+    const len = Math.floor(next() ** 3 * 3000);
+    const a = next() < 0.25 ? words(Math.ceil(len / 5)) : chars(alphabet, len);
+    const kind = next();
+    if (kind < 0.25) return [a, edit(alphabet, a, next() * 0.4)];
+    if (kind < 0.4) return [a, chars(alphabet, Math.floor(next() ** 2 * 3000))];
+    if (kind < 0.55) {
+      const factor = pick([1.5, 1.49, 1.51, 8, 7.9, 8.1, 3]);
+      return [a, chars(alphabet, Math.round(len * factor))];
+    }
+    if (kind < 0.7) {
+      const hay = `${chars(alphabet, Math.floor(next() * 500))} ${edit(alphabet, a, 0.1)} ${chars(alphabet, Math.floor(next() * 300))}`;
+      return next() < 0.5 ? [a, hay] : [hay, a];
+    }
+    if (kind < 0.8) {
+      const tokens = a.split(" ").filter(Boolean);
+      const shuffled = [...tokens, ...tokens.slice(0, Math.floor(next() * 4))].sort(() => next() - 0.5);
+      return [a, shuffled.join(pick([" ", "  ", ". "]))];
+    }
+    if (kind < 0.87) return [a, next() < 0.5 ? a : ` ${a.toUpperCase()}. `];
+    if (kind < 0.94) return [a, pick(["", " ", "  \t ", ".,;"])];
+    return [words(1 + Math.floor(next() * 400)), words(1 + Math.floor(next() * 400))];
+  }
+
+  it("gives the same scores on 2000 random pairs", () => {
+    const pairs = Array.from({ length: 2000 }, randomPair);
+    useFuzzyKernel("js");
+    const js = pairs.map(([a, b]) => fuzzyMatch(a, b));
+    useFuzzyKernel("wasm");
+    const wasm = pairs.map(([a, b]) => fuzzyMatch(a, b));
+    const mismatches = pairs.flatMap(([a, b], i) =>
+      wasm[i] === js[i] ? [] : [`#${i} wasm ${wasm[i]} js ${js[i]}: ${JSON.stringify([a, b]).slice(0, 300)}`],
+    );
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
+  it("grades a 1 MB text and then holds bounded memory", () => {
+    const big = words(200_000).slice(0, 1_000_000);
+    const near = big.replace(/mets/g, "jets");
+    for (const [a, b] of [
+      [big, near],
+      [big.slice(0, 5000), big],
+      ["new york mets", big],
+    ] as const) {
+      useFuzzyKernel("js");
+      const js = fuzzyMatch(a, b);
+      useFuzzyKernel("wasm");
+      expect(fuzzyMatch(a, b)).toBe(js);
+      expect(wasmMemoryBytes()).toBeLessThanOrEqual(64 << 20);
+    }
+    expect(fuzzyMatch("new york mets", "new york meats")).toBeCloseTo(0.962962, 5);
+  });
+});
