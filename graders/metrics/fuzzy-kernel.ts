@@ -7,13 +7,13 @@
  * forbids compiling WebAssembly from bytes at run time: there the compile throws and fuzzy.ts runs its JS pipeline,
  * which gives the same scores (test/graders/fuzzy-wasm.unit.test.ts).
  */
-import { processInto } from "./fuzzy-process.ts";
+import { processedWide, processInto } from "./fuzzy-process.ts";
 import { FUZZY_WRATIO_WASM } from "./fuzzy-wratio.wasm.ts";
 
 interface WRatioExports {
   memory: WebAssembly.Memory;
   input(maxA: number, maxB: number): number;
-  wratio(lenA: number, lenB: number): number;
+  wratio(lenA: number, lenB: number, wideA: boolean, wideB: boolean): number;
 }
 
 function compile(): WebAssembly.Module | null {
@@ -62,10 +62,11 @@ export function wasmWRatio(a: string, b: string): number {
   const at = k.input(a.length, b.length) >> 2;
   if (heap.buffer !== k.memory.buffer) heap = new Int32Array(k.memory.buffer);
   const lenA = processInto(a, heap, at);
+  const wideA = processedWide();
   const lenB = processInto(b, heap, at + lenA);
   let score: number;
   try {
-    score = k.wratio(lenA, lenB);
+    score = k.wratio(lenA, lenB, wideA, processedWide());
   } catch (err) {
     instance = null; // a trap (out of memory) leaves the module's tables dirty
     throw err;

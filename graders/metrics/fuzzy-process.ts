@@ -89,8 +89,12 @@ function mapNonAscii(c: number): number {
   return mapped;
 }
 
-/** Whether the last `processInto` wrote a code point of 256 or above. */
 let lastWide = false;
+
+/** Whether the last `processInto` wrote a code point of 256 or above. */
+export function processedWide(): boolean {
+  return lastWide;
+}
 
 /**
  * default_process's code points of `text` (not yet trimmed) into `out` from `at`; returns their count (at most

@@ -1,8 +1,11 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
- * The processed texts of the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts): trimming, LCS ids, `str.split()`
- * with a hash per token, tokens sorted by code point as Python sorts strings, and the sorted lists and set
- * decomposition the token ratios need. The same steps as fuzzy-process.ts and fuzzy.ts's `decompose` in JS.
+ * The processed texts of the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts): trimming, LCS ids, `str.split()`,
+ * and the sorted token lists and set decomposition the token ratios need; the same results as fuzzy-process.ts and
+ * fuzzy.ts's `decompose` in JS, reached differently: the tokens of both texts are grouped by hash into classes of
+ * equal tokens, only the distinct classes are sorted (by code point, as Python sorts strings), and the sorted lists,
+ * the intersection and the differences are then one walk over the sorted classes with each class's count per text.
+ * Token equality anywhere after that is one integer comparison.
  */
 import { alloc, at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
 
@@ -13,15 +16,11 @@ export class Text {
   len: i32;
   /** LCS ids: `cps` itself when every code point is below 256. */
   seq: usize;
-  wide: bool;
   tokens: i32;
   starts: usize;
   ends: usize;
-  hashes: usize;
-  /** u64 per token: its first three code points (plus one each, 0 past its end), so most comparisons stop there. */
-  keys: usize;
-  /** Token indices in code-point order. */
-  order: usize;
+  /** The class (equal tokens of either text share one) of each token. */
+  cls: usize;
 }
 
 /** A space-joined sequence of tokens (ids). */
@@ -72,45 +71,48 @@ export function trim(t: Text, cps: usize, n: i32): void {
   t.len = n - start;
 }
 
-/** Splits `t` into tokens (hash and key each), gives its wide code points ids, and sorts the tokens. */
-export function tokenize(t: Text): void {
-  const cps = t.cps;
-  const len = t.len;
-  const cap = (len + 1) >> 1;
-  t.starts = alloc(usize(cap) << 2);
-  t.ends = alloc(usize(cap) << 2);
-  t.hashes = alloc(usize(cap) << 2);
-  t.keys = alloc(usize(cap) << 3);
-  t.order = alloc(usize(cap) << 2);
-  let count = 0;
-  let wide = false;
-  let i = 0;
-  while (i < len) {
-    while (i < len && at32(cps, i) === 0x20) i++;
-    if (i >= len) break;
-    const start = i;
-    let h: u32 = 0x811c9dc5;
-    let c = at32(cps, i);
-    let key: u64 = u64(c + 1) << 42;
-    while (c !== 0x20) {
-      h = (h ^ u32(c)) * 0x01000193;
-      if (c >= 256) wide = true;
-      const k = i - start;
-      if (k === 1) key |= u64(c + 1) << 21;
-      else if (k === 2) key |= u64(c + 1);
-      if (++i >= len) break;
-      c = at32(cps, i);
-    }
-    set32(t.starts, count, start);
-    set32(t.ends, count, i);
-    set32(t.hashes, count, i32(h));
-    store<u64>(t.keys + (usize(count) << 3), key);
-    count++;
-  }
-  t.tokens = count;
-  t.wide = wide;
-  t.seq = wide ? wideIds(t) : cps;
-  sortTokens(t);
+// Token classes, i32 per class unless said: where its code points start (a byte address) and how many, its LCS ids
+// (a byte address), its hash, its sort key (u64: its first three code points plus one each, 0 past its end, so most
+// comparisons stop there), its count in A and in B; then the classes in code-point order.
+let classCount = 0;
+let classCps: usize = 0;
+let classLen: usize = 0;
+let classSeq: usize = 0;
+let classHash: usize = 0;
+let classKey: usize = 0;
+let countA: usize = 0;
+let countB: usize = 0;
+let classOrder: usize = 0;
+let slots: usize = 0;
+let slotMask = 0;
+
+/**
+ * Splits both texts into tokens (`wide`: whether a text holds a code point from 256 on, which then gets LCS ids),
+ * groups the tokens into classes, and builds the sorted lists and the set decomposition.
+ */
+export function tokenize(wideA: bool, wideB: bool): void {
+  textA.seq = wideA ? wideIds(textA) : textA.cps;
+  textB.seq = wideB ? wideIds(textB) : textB.cps;
+  const cap = ((textA.len + 1) >> 1) + ((textB.len + 1) >> 1);
+  classCount = 0;
+  classCps = alloc(usize(cap) << 2);
+  classLen = alloc(usize(cap) << 2);
+  classSeq = alloc(usize(cap) << 2);
+  classHash = alloc(usize(cap) << 2);
+  classKey = alloc(usize(cap) << 3);
+  countA = alloc(usize(cap) << 2);
+  countB = alloc(usize(cap) << 2);
+  let size = 64;
+  while (size < 2 * cap) size <<= 1;
+  slots = alloc(usize(size) << 2);
+  memory.fill(slots, 0xff, usize(size) << 2);
+  slotMask = size - 1;
+  split(textA, countA);
+  split(textB, countB);
+  classOrder = alloc(usize(classCount) << 2);
+  for (let c = 0; c < classCount; c++) set32(classOrder, c, c);
+  sortClasses();
+  decompose();
 }
 
 function wideIds(t: Text): usize {
@@ -132,43 +134,89 @@ function wideIds(t: Text): usize {
   return seq;
 }
 
-/** Compares token i of `a` with token j of `b` by code point. */
-export function compareTokens(a: Text, i: i32, b: Text, j: i32): i32 {
-  let x = at32(a.starts, i);
-  let y = at32(b.starts, j);
-  const endX = at32(a.ends, i);
-  const endY = at32(b.ends, j);
-  while (x < endX && y < endY) {
-    const d = at32(a.cps, x) - at32(b.cps, y);
-    if (d !== 0) return d;
-    x++;
-    y++;
+/** The tokens of `t`, each counted in `counts` under its class. */
+function split(t: Text, counts: usize): void {
+  const cps = t.cps;
+  const len = t.len;
+  const cap = (len + 1) >> 1;
+  t.starts = alloc(usize(cap) << 2);
+  t.ends = alloc(usize(cap) << 2);
+  t.cls = alloc(usize(cap) << 2);
+  let count = 0;
+  let i = 0;
+  while (i < len) {
+    while (at32(cps, i) === 0x20) i++; // the text is trimmed: a token follows
+    const start = i;
+    let h: u32 = 0x811c9dc5;
+    let c = at32(cps, i);
+    do {
+      h = (h ^ u32(c)) * 0x01000193;
+      if (++i >= len) break;
+      c = at32(cps, i);
+    } while (c !== 0x20);
+    set32(t.starts, count, start);
+    set32(t.ends, count, i);
+    const cls = classOf(t, start, i - start, i32(h));
+    set32(t.cls, count, cls);
+    set32(counts, cls, at32(counts, cls) + 1);
+    count++;
   }
-  return endX - x - (endY - y);
+  t.tokens = count;
 }
 
-/** Whether token i of `a` equals token j of `b`. */
-export function sameToken(a: Text, i: i32, b: Text, j: i32): bool {
-  if (at32(a.hashes, i) !== at32(b.hashes, j)) return false;
-  const start = at32(a.starts, i);
-  const len = at32(a.ends, i) - start;
-  const otherStart = at32(b.starts, j);
-  if (at32(b.ends, j) - otherStart !== len) return false;
-  return memory.compare(a.cps + (usize(start) << 2), b.cps + (usize(otherStart) << 2), usize(len) << 2) === 0;
+/** The class of the token cps[start, start+n) of `t` with hash h, made on first sight. */
+function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
+  const at = t.cps + (usize(start) << 2);
+  let slot = h & slotMask;
+  for (;;) {
+    const c = at32(slots, slot);
+    if (c < 0) break;
+    if (
+      at32(classHash, c) === h &&
+      at32(classLen, c) === n &&
+      memory.compare(usize(at32(classCps, c)), at, usize(n) << 2) === 0
+    ) {
+      return c;
+    }
+    slot = (slot + 1) & slotMask;
+  }
+  const c = classCount++;
+  set32(slots, slot, c);
+  set32(classCps, c, i32(at));
+  set32(classLen, c, n);
+  set32(classSeq, c, i32(t.seq + (usize(start) << 2)));
+  set32(classHash, c, h);
+  set32(countA, c, 0);
+  set32(countB, c, 0);
+  let key = u64(load<i32>(at) + 1) << 42;
+  if (n > 1) key |= u64(load<i32>(at, 4) + 1) << 21;
+  if (n > 2) key |= u64(load<i32>(at, 8) + 1);
+  store<u64>(classKey + (usize(c) << 3), key);
+  return c;
 }
 
-/** Whether token x of `t` sorts after token y (keys first, the code points on a tie). */
-function after(t: Text, x: i32, y: i32): bool {
-  const kx = load<u64>(t.keys + (usize(x) << 3));
-  const ky = load<u64>(t.keys + (usize(y) << 3));
-  return kx > ky || (kx === ky && compareTokens(t, x, t, y) > 0);
+/** Whether class x sorts after class y (keys first, the code points on a tie; distinct classes never tie). */
+function after(x: i32, y: i32): bool {
+  const kx = load<u64>(classKey + (usize(x) << 3));
+  const ky = load<u64>(classKey + (usize(y) << 3));
+  if (kx !== ky) return kx > ky;
+  const p = usize(at32(classCps, x));
+  const q = usize(at32(classCps, y));
+  const lx = at32(classLen, x);
+  const ly = at32(classLen, y);
+  const n = min(lx, ly);
+  for (let k = 3; k < n; k++) {
+    const d = load<i32>(p + (usize(k) << 2)) - load<i32>(q + (usize(k) << 2));
+    if (d !== 0) return d > 0;
+  }
+  return lx > ly;
 }
 
-function insertionSort(t: Text, ids: usize, from: i32, to: i32): void {
+function insertionSort(ids: usize, from: i32, to: i32): void {
   for (let i = from + 1; i < to; i++) {
     const x = at32(ids, i);
     let j = i - 1;
-    while (j >= from && after(t, at32(ids, j), x)) {
+    while (j >= from && after(at32(ids, j), x)) {
       set32(ids, j + 1, at32(ids, j));
       j--;
     }
@@ -176,21 +224,13 @@ function insertionSort(t: Text, ids: usize, from: i32, to: i32): void {
   }
 }
 
-function sortTokens(t: Text): void {
-  const n = t.tokens;
-  if (n <= 40) {
-    for (let i = 0; i < n; i++) set32(t.order, i, i);
-    insertionSort(t, t.order, 0, n);
-    return;
-  }
-  sortDistinct(t);
-}
-
-/** Sorts `ids[0, n)`: insertion-sorted runs of 16, merged bottom-up through a scratch array. */
-function mergeSort(t: Text, ids: usize, n: i32): void {
+/** Sorts `classOrder`: insertion-sorted runs of 16, merged bottom-up through a scratch array. */
+function sortClasses(): void {
+  const n = classCount;
   const RUN = 16;
-  for (let from = 0; from < n; from += RUN) insertionSort(t, ids, from, min(n, from + RUN));
-  let src = ids;
+  for (let from = 0; from < n; from += RUN) insertionSort(classOrder, from, min(n, from + RUN));
+  if (n <= RUN) return;
+  let src = classOrder;
   let dst = alloc(usize(n) << 2);
   for (let width = RUN; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
@@ -199,7 +239,7 @@ function mergeSort(t: Text, ids: usize, n: i32): void {
       let i = lo;
       let j = mid;
       let k = lo;
-      while (i < mid && j < hi) set32(dst, k++, after(t, at32(src, i), at32(src, j)) ? at32(src, j++) : at32(src, i++));
+      while (i < mid && j < hi) set32(dst, k++, after(at32(src, i), at32(src, j)) ? at32(src, j++) : at32(src, i++));
       while (i < mid) set32(dst, k++, at32(src, i++));
       while (j < hi) set32(dst, k++, at32(src, j++));
     }
@@ -207,45 +247,7 @@ function mergeSort(t: Text, ids: usize, n: i32): void {
     src = dst;
     dst = swap;
   }
-  if (src !== ids) memory.copy(ids, src, usize(n) << 2);
-}
-
-/**
- * Long texts repeat their words: group equal tokens by hash, sort only the distinct ones, then lay each one's copies
- * out together (any copy serves, they are equal).
- */
-function sortDistinct(t: Text): void {
-  const n = t.tokens;
-  let size = 64;
-  while (size < 2 * n) size *= 2;
-  const slots = alloc(usize(size) << 2);
-  memory.fill(slots, 0xff, usize(size) << 2);
-  const counts = alloc(usize(n) << 2);
-  const distinct = alloc(usize(n) << 2);
-  let count = 0;
-  for (let x = 0; x < n; x++) {
-    let slot = at32(t.hashes, x) & (size - 1);
-    for (;;) {
-      const rep = at32(slots, slot);
-      if (rep < 0) {
-        set32(slots, slot, x);
-        set32(counts, x, 1);
-        set32(distinct, count++, x);
-        break;
-      }
-      if (sameToken(t, rep, t, x)) {
-        set32(counts, rep, at32(counts, rep) + 1);
-        break;
-      }
-      slot = (slot + 1) & (size - 1);
-    }
-  }
-  mergeSort(t, distinct, count);
-  let k = 0;
-  for (let d = 0; d < count; d++) {
-    const x = at32(distinct, d);
-    for (let c = at32(counts, x); c > 0; c--) set32(t.order, k++, x);
-  }
+  classOrder = src;
 }
 
 function resetJoined(j: Joined, cap: i32): void {
@@ -254,49 +256,41 @@ function resetJoined(j: Joined, cap: i32): void {
   j.words = 0;
 }
 
-function push(j: Joined, t: Text, token: i32): void {
-  const start = at32(t.starts, token);
-  const n = at32(t.ends, token) - start;
-  if (j.words > 0) set32(j.ids, j.len++, 0x20);
-  memory.copy(j.ids + (usize(j.len) << 2), t.seq + (usize(start) << 2), usize(n) << 2);
-  j.len += n;
-  j.words++;
+/** Appends class c's ids `times` times, each after a space. */
+function push(j: Joined, c: i32, times: i32): void {
+  const from = usize(at32(classSeq, c));
+  const n = at32(classLen, c);
+  let to = j.ids + (usize(j.len) << 2);
+  for (let r = 0; r < times; r++) {
+    if (j.words > 0) {
+      store<i32>(to, 0x20);
+      to += 4;
+    }
+    for (let k = 0; k < n; k++) store<i32>(to + (usize(k) << 2), load<i32>(from + (usize(k) << 2)));
+    to += usize(n) << 2;
+    j.words++;
+  }
+  j.len = i32((to - j.ids) >> 2);
 }
 
-/** Sorted position after p and the copies of its token. */
-function nextDistinct(t: Text, p: i32): i32 {
-  let q = p + 1;
-  while (q < t.tokens && sameToken(t, at32(t.order, p), t, at32(t.order, q))) q++;
-  return q;
-}
-
-/** Sorted token lists (sort ratios) and the set decomposition (set ratios) of both texts, by one merge. */
-export function decompose(): void {
+/** Sorted token lists (sort ratios) and the set decomposition (set ratios): one walk over the sorted classes. */
+function decompose(): void {
   resetJoined(sortedA, textA.len + 1);
   resetJoined(sortedB, textB.len + 1);
   resetJoined(diffAB, textA.len + 1);
   resetJoined(diffBA, textB.len + 1);
-  for (let k = 0; k < textA.tokens; k++) push(sortedA, textA, at32(textA.order, k));
-  for (let k = 0; k < textB.tokens; k++) push(sortedB, textB, at32(textB.order, k));
   sectCount = 0;
   sectLen = 0;
-  let p = 0;
-  let q = 0;
-  while (p < textA.tokens || q < textB.tokens) {
-    const ta = p < textA.tokens ? at32(textA.order, p) : 0;
-    const tb = q < textB.tokens ? at32(textB.order, q) : 0;
-    const cmp = p >= textA.tokens ? 1 : q >= textB.tokens ? -1 : compareTokens(textA, ta, textB, tb);
-    if (cmp === 0) {
-      sectLen += at32(textA.ends, ta) - at32(textA.starts, ta) + (sectCount > 0 ? 1 : 0);
+  for (let k = 0; k < classCount; k++) {
+    const c = at32(classOrder, k);
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    push(sortedA, c, inA);
+    push(sortedB, c, inB);
+    if (inA > 0 && inB > 0) {
+      sectLen += at32(classLen, c) + (sectCount > 0 ? 1 : 0);
       sectCount++;
-      p = nextDistinct(textA, p);
-      q = nextDistinct(textB, q);
-    } else if (cmp < 0) {
-      push(diffAB, textA, ta);
-      p = nextDistinct(textA, p);
-    } else {
-      push(diffBA, textB, tb);
-      q = nextDistinct(textB, q);
-    }
+    } else if (inA > 0) push(diffAB, c, 1);
+    else push(diffBA, c, 1);
   }
 }

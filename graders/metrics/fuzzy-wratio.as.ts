@@ -5,7 +5,7 @@
  * the last bit (test/graders/fuzzy-wasm.unit.test.ts). One call per grading:
  *
  *   const at = input(maxA, maxB); // write A's processed code points (i32) at `at`, B's right after them
- *   const score = wratio(lenA, lenB); // 0..100
+ *   const score = wratio(lenA, lenB, wideA, wideB); // 0..100; wide: some code point is 256 or above
  *
  * Memory: the code point -> id table (fixed), the text region and the id-indexed mask tables (grown to fit the
  * largest grading so far), then a per-grading arena that every grading starts afresh.
@@ -27,12 +27,10 @@ import {
   top,
 } from "./fuzzy-wasm-lcs.as.ts";
 import {
-  decompose,
   diffAB,
   diffBA,
   endIds,
   placeWideIds,
-  sameToken,
   sectCount,
   sectLen,
   sortedA,
@@ -266,6 +264,8 @@ function tokenMatchLowerBound(): i32 {
   const LOOKAHEAD = 8;
   const a = textA.seq;
   const b = textB.seq;
+  const clsA = textA.cls;
+  const clsB = textB.cls;
   const na = textA.tokens;
   const nb = textB.tokens;
   let i = 0;
@@ -274,7 +274,7 @@ function tokenMatchLowerBound(): i32 {
   let gapA = 0;
   let gapB = 0;
   while (i < na && j < nb) {
-    if (sameToken(textA, i, textB, j)) {
+    if (at32(clsA, i) === at32(clsB, j)) {
       const startA = at32(textA.starts, i);
       const startB = at32(textB.starts, j);
       total += lcsOf(a, gapA, startA - gapA, b, gapB, startB - gapB, 0) + at32(textA.ends, i) - startA;
@@ -287,8 +287,8 @@ function tokenMatchLowerBound(): i32 {
     let skipA = -1;
     let skipB = -1;
     for (let d = 1; d <= LOOKAHEAD && skipA < 0 && skipB < 0; d++) {
-      if (i + d < na && sameToken(textA, i + d, textB, j)) skipA = d;
-      else if (j + d < nb && sameToken(textA, i, textB, j + d)) skipB = d;
+      if (i + d < na && at32(clsA, i + d) === at32(clsB, j)) skipA = d;
+      else if (j + d < nb && at32(clsA, i) === at32(clsB, j + d)) skipB = d;
     }
     if (skipA > 0) i += skipA;
     else if (skipB > 0) j += skipB;
@@ -304,16 +304,18 @@ function sameText(): bool {
   return textA.len === textB.len && memory.compare(textA.cps, textB.cps, usize(textA.len) << 2) === 0;
 }
 
-/** rapidfuzz.fuzz.WRatio of the texts `input` placed (lenA then lenB processed code points), 0..100. */
-export function wratio(lenA: i32, lenB: i32): f64 {
+/**
+ * rapidfuzz.fuzz.WRatio of the texts `input` placed (lenA then lenB processed code points; `wide`: the text holds a code
+ * point from 256 on), 0..100.
+ */
+export function wratio(lenA: i32, lenB: i32, wideA: bool, wideB: bool): f64 {
   trim(textA, textAt, lenA);
   trim(textB, textAt + (usize(lenA) << 2), lenB);
   if (!textA.len || !textB.len) return 0;
   if (sameText()) return 100;
   releaseTo(arena);
   startIds(textA.len + textB.len);
-  tokenize(textA);
-  tokenize(textB);
+  tokenize(wideA, wideB);
   const score = scores();
   clearPattern();
   endIds();
@@ -327,8 +329,7 @@ function scores(): f64 {
   const len2 = textB.len;
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? f64(len1) / f64(len2) : f64(len2) / f64(len1);
-  // The token decomposition first: the scores it gives without any LCS are cut-offs that narrow every LCS after it.
-  decompose();
+  // The token decomposition (done) first: the scores it gives without any LCS are cut-offs that narrow every LCS after.
   if (lenRatio < 1.5) {
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
