@@ -1,15 +1,13 @@
 /**
  * The Kubernetes backend without a cluster (none can run here): the rendered Job and Secret are checked against
- * the rules the API server would apply, the calls are made against a FAKE Kubernetes API (a loopback HTTP server
- * that records requests and answers like the real one for these five calls), and the manifests in
+ * the rules the API server would apply, the calls are made against a FAKE Kubernetes API (./fake-kube-api.ts: a
+ * loopback HTTP server that records requests and answers like the real one for these five calls), and the manifests in
  * infra/kubernetes are parsed and cross-checked: every call the backend makes is allowed by rbac.yaml, and the
  * example Deployment's environment passes the workers' own env parser. Where `kubectl` is installed,
  * `kubectl kustomize infra/kubernetes` must render.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -21,6 +19,7 @@ import {
   renderRunManifests,
 } from "../../workers/backends/kubernetes.ts";
 import { parseWorkersEnv } from "../../workers/config.ts";
+import { FakeKubeApi } from "./fake-kube-api.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -107,78 +106,11 @@ describe("rendered run manifests", () => {
   });
 });
 
-/** FAKE Kubernetes API: answers the five calls the backend makes, records them, and can be told to refuse. */
-class FakeKubeApi {
-  calls: { method: string; path: string; auth: string | undefined; type: string | undefined; body: Obj | null }[] = [];
-  objects = new Map<string, Obj>();
-  refuseJobs = false;
-  server!: Server;
-  url = "";
-
-  async start() {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  private async handle(req: IncomingMessage, res: import("node:http").ServerResponse) {
-    let text = "";
-    for await (const chunk of req) text += chunk;
-    const body = text ? (JSON.parse(text) as Obj) : null;
-    const path = req.url ?? "";
-    this.calls.push({
-      method: req.method!,
-      path,
-      auth: req.headers.authorization,
-      type: req.headers["content-type"],
-      body,
-    });
-    const send = (status: number, obj: Obj) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(obj));
-    };
-    const status = (code: number, message: string) =>
-      send(code, { kind: "Status", apiVersion: "v1", status: "Failure", message, code });
-    const collection = /^\/(api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(secrets|jobs)$/.exec(path);
-    const item = /^\/(api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(secrets|jobs)\/([^/]+)$/.exec(path);
-    if (req.method === "POST" && collection) {
-      if (collection[3] === "jobs" && this.refuseJobs) {
-        return status(
-          403,
-          'jobs.batch is forbidden: User "system:serviceaccount:rft:rft-api" cannot create resource "jobs"',
-        );
-      }
-      const key = `${collection[3]}/${body!.metadata.name}`;
-      if (this.objects.has(key)) return status(409, `${collection[3]} "${body!.metadata.name}" already exists`);
-      const created = { ...body, metadata: { ...body!.metadata, uid: `uid-${this.objects.size + 1}` } };
-      this.objects.set(key, created);
-      return send(201, created);
-    }
-    if (item) {
-      const key = `${item[3]}/${item[4]}`;
-      const obj = this.objects.get(key);
-      if (!obj) return status(404, `${item[3]} "${item[4]}" not found`);
-      if (req.method === "GET") return send(200, obj);
-      if (req.method === "PATCH") {
-        obj.metadata = { ...obj.metadata, ...body!.metadata };
-        return send(200, obj);
-      }
-      if (req.method === "DELETE") {
-        this.objects.delete(key);
-        return send(200, { kind: "Status", status: "Success" });
-      }
-    }
-    return status(404, "the server could not find the requested resource");
-  }
-
-  stop() {
-    return new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
-
 describe("the backend against a fake Kubernetes API", () => {
   const api = new FakeKubeApi();
-  beforeAll(() => api.start());
+  beforeAll(async () => {
+    await api.start();
+  });
   afterAll(() => api.stop());
 
   it("launch: Secret, then Job, then the Secret adopted by the Job; inspect; cancel deletes both", async () => {
