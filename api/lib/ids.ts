@@ -5,19 +5,14 @@
  */
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-let lastMs = 0;
-let seq = 0;
+/** The last id's time field: milliseconds × 64 plus a sequence. */
+let last = 0;
 
 export function newId(prefix: string, now = Date.now()): string {
-  // Same millisecond: bump a sequence into the time field so ids made in one ms still sort in creation order.
-  if (now <= lastMs) {
-    seq += 1;
-    now = lastMs;
-  } else {
-    lastMs = now;
-    seq = 0;
-  }
-  const time = (now * 64 + (seq % 64)).toString(36).padStart(10, "0");
+  // Same millisecond (a Worker's clock stands still within a request): the next value after the last, so ids
+  // made in one ms still sort in creation order; past 64 in one ms the sequence carries into the next ms.
+  last = Math.max(now * 64, last + 1);
+  const time = last.toString(36).padStart(10, "0");
   const bytes = crypto.getRandomValues(new Uint8Array(14));
   let rand = "";
   for (const b of bytes) rand += ALPHABET[b % 62];

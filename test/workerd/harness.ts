@@ -6,6 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -65,18 +66,19 @@ export interface WorkerdApi {
 /**
  * Starts `script` in workerd with wrangler.toml's bindings plus `vars`; migrates D1 and seeds one admin key.
  * `queueBatchTimeoutSeconds` shortens the consumer's batch wait (the platform default is seconds) so the test
- * sees queue deliveries quickly; everything else is as deployed.
+ * sees queue deliveries quickly; `port` fixes the port, for vars that must name the Worker's own URL (default: a
+ * free one); everything else is as deployed.
  */
 export async function startWorkerdApi(
   bundle: { dir: string; script: string },
   vars: Record<string, string> = {},
-  options: { queueBatchTimeoutSeconds?: number } = {},
+  options: { queueBatchTimeoutSeconds?: number; port?: number } = {},
 ): Promise<WorkerdApi> {
   const wrangler = miniflareOptionsFrom(readWranglerToml(join(ROOT, "wrangler.toml")));
   const apiKey = "sk-rft-workerd-test-key-0123456789";
   const mf = new Miniflare({
     host: "127.0.0.1",
-    port: 0,
+    port: options.port ?? 0,
     modules: true,
     modulesRoot: bundle.dir,
     scriptPath: bundle.script,
@@ -120,6 +122,15 @@ export async function startWorkerdApi(
     await mf.dispose();
     throw err;
   }
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for a Worker whose vars must name its own URL). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export const removeBundle = (bundle: { dir: string }) => rm(bundle.dir, { recursive: true, force: true });
