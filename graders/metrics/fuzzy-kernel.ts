@@ -42,12 +42,24 @@ export const WASM_FROM = 0;
 const RETAIN_LIMIT = 64 << 20;
 
 let instance: WRatioExports | null = null;
-/** A view of the instance's memory; re-taken whenever the memory grew (growing detaches the old buffer). */
+/** A view of the instance's memory, re-taken whenever the memory grew (growing detaches the old buffer: length 0;
+ * reading `memory.buffer` on every call instead cost more than a short grading's LCS). */
 let heap = new Int32Array(0);
+/** Where the texts go and how many code units fit there (`input` moves them only when asked for more). */
+let textAt = 0;
+let textCap = -1;
 
 function instantiate(): WRatioExports {
   if (!wratioModule) throw new Error("the WebAssembly WRatio pipeline cannot be compiled here");
-  return new WebAssembly.Instance(wratioModule).exports as unknown as WRatioExports;
+  instance = new WebAssembly.Instance(wratioModule).exports as unknown as WRatioExports;
+  heap = new Int32Array(instance.memory.buffer);
+  textCap = -1;
+  return instance;
+}
+
+function drop(): void {
+  instance = null;
+  heap = new Int32Array(0);
 }
 
 /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
@@ -58,19 +70,22 @@ export function wasmMemoryBytes(): number {
 /** rapidfuzz.fuzz.WRatio(a, b, processor=default_process), 0..100, in WebAssembly. */
 export function wasmWRatio(a: string, b: string): number {
   const k = instance ?? instantiate();
-  instance = k;
-  const at = k.input(a.length, b.length) >> 2;
-  if (heap.buffer !== k.memory.buffer) heap = new Int32Array(k.memory.buffer);
-  const lenA = processInto(a, heap, at);
+  if (a.length + b.length > textCap) {
+    textAt = k.input(a.length, b.length) >> 2;
+    textCap = a.length + b.length;
+    if (heap.length === 0) heap = new Int32Array(k.memory.buffer);
+  }
+  const lenA = processInto(a, heap, textAt);
   const wideA = processedWide();
-  const lenB = processInto(b, heap, at + lenA);
+  const lenB = processInto(b, heap, textAt + lenA);
   let score: number;
   try {
     score = k.wratio(lenA, lenB, wideA, processedWide());
   } catch (err) {
-    instance = null; // a trap (out of memory) leaves the module's tables dirty
+    drop(); // a trap (out of memory) leaves the module's tables dirty
     throw err;
   }
-  if (k.memory.buffer.byteLength > RETAIN_LIMIT) instance = null;
+  if (heap.length === 0) heap = new Int32Array(k.memory.buffer);
+  if (heap.byteLength > RETAIN_LIMIT) drop();
   return score;
 }

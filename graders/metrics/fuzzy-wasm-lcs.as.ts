@@ -29,10 +29,19 @@ export function ensure(end: usize): void {
   if (end > have && memory.grow(i32((end - have + 0xffff) >> 16)) < 0) unreachable();
 }
 
-/** `bytes` of scratch (8-aligned) from the per-grading arena. */
+/**
+ * `bytes` of scratch (8-aligned) from the per-grading arena, within what the grading ensured at its start
+ * (fuzzy-wratio.as.ts `wratio`: everything but the masks is linear in the texts' length).
+ */
 export function alloc(bytes: usize): usize {
   const at = top;
   top = (top + bytes + 7) & ~usize(7);
+  return at;
+}
+
+/** `alloc`, growing memory as needed. */
+export function allocGrow(bytes: usize): usize {
+  const at = alloc(bytes);
   ensure(top);
   return at;
 }
@@ -96,7 +105,7 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
   }
   const rowBytes = usize(words) << 3;
   state = alloc(rowBytes);
-  masks = alloc(usize(rows) * rowBytes);
+  masks = allocGrow(usize(rows) * rowBytes);
   memory.fill(masks, 0, usize(rows) * rowBytes);
   for (let i = 0; i < len; i++) {
     const row = at32(rowOf, at32(seq, reverse ? to - 1 - i : from + i));

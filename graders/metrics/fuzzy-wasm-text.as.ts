@@ -83,8 +83,20 @@ let classKey: usize = 0;
 let countA: usize = 0;
 let countB: usize = 0;
 let classOrder: usize = 0;
+
+// The hash table of classes: i32 pairs (stamp, class) per slot, a slot in use this grading when its stamp is the
+// grading's, so the table is never cleared (but when the stamp wraps). Placed and sized by `placeSlots`.
 let slots: usize = 0;
+let slotCap = 0;
 let slotMask = 0;
+let stamp = 0;
+
+/** Places the class hash table: `cap` slots (a power of two, at least twice the tokens a grading can hold), zeroed. */
+export function placeSlots(at: usize, cap: i32): void {
+  slots = at;
+  slotCap = cap;
+  stamp = 0;
+}
 
 /**
  * Splits both texts into tokens (`wide`: whether a text holds a code point from 256 on, which then gets LCS ids),
@@ -104,9 +116,11 @@ export function tokenize(wideA: bool, wideB: bool): void {
   countB = alloc(usize(cap) << 2);
   let size = 64;
   while (size < 2 * cap) size <<= 1;
-  slots = alloc(usize(size) << 2);
-  memory.fill(slots, 0xff, usize(size) << 2);
   slotMask = size - 1;
+  if (++stamp === 0x7fffffff) {
+    memory.fill(slots, 0, usize(slotCap) << 3);
+    stamp = 1;
+  }
   split(textA, countA);
   split(textB, countB);
   classOrder = alloc(usize(classCount) << 2);
@@ -169,8 +183,9 @@ function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
   const at = t.cps + (usize(start) << 2);
   let slot = h & slotMask;
   for (;;) {
-    const c = at32(slots, slot);
-    if (c < 0) break;
+    const p = slots + (usize(slot) << 3);
+    if (load<i32>(p) !== stamp) break;
+    const c = load<i32>(p, 4);
     if (
       at32(classHash, c) === h &&
       at32(classLen, c) === n &&
@@ -181,7 +196,9 @@ function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
     slot = (slot + 1) & slotMask;
   }
   const c = classCount++;
-  set32(slots, slot, c);
+  const p = slots + (usize(slot) << 3);
+  store<i32>(p, stamp);
+  store<i32>(p, c, 4);
   set32(classCps, c, i32(at));
   set32(classLen, c, n);
   set32(classSeq, c, i32(t.seq + (usize(start) << 2)));
@@ -250,47 +267,85 @@ function sortClasses(): void {
   classOrder = src;
 }
 
-function resetJoined(j: Joined, cap: i32): void {
-  j.ids = alloc(usize(cap) << 2);
-  j.len = 0;
-  j.words = 0;
-}
-
 /** Appends class c's ids `times` times, each after a space. */
 function push(j: Joined, c: i32, times: i32): void {
   const from = usize(at32(classSeq, c));
   const n = at32(classLen, c);
   let to = j.ids + (usize(j.len) << 2);
   for (let r = 0; r < times; r++) {
-    if (j.words > 0) {
+    if (j.len > 0) {
       store<i32>(to, 0x20);
       to += 4;
     }
     for (let k = 0; k < n; k++) store<i32>(to + (usize(k) << 2), load<i32>(from + (usize(k) << 2)));
     to += usize(n) << 2;
-    j.words++;
+    j.len = i32((to - j.ids) >> 2);
   }
-  j.len = i32((to - j.ids) >> 2);
 }
 
-/** Sorted token lists (sort ratios) and the set decomposition (set ratios): one walk over the sorted classes. */
+/**
+ * The sizes of the sorted token lists (sort ratios) and the set decomposition (set ratios): one walk over the sorted
+ * classes. Their ids are written only when a scorer asks for them (`sortedIds`, `diffIds`): many gradings end first.
+ */
 function decompose(): void {
-  resetJoined(sortedA, textA.len + 1);
-  resetJoined(sortedB, textB.len + 1);
-  resetJoined(diffAB, textA.len + 1);
-  resetJoined(diffBA, textB.len + 1);
+  sortedA.ids = sortedB.ids = diffAB.ids = diffBA.ids = 0;
+  sortedA.len = textA.tokens > 0 ? -1 : 0;
+  sortedB.len = textB.tokens > 0 ? -1 : 0;
+  diffAB.len = diffAB.words = diffBA.len = diffBA.words = 0;
   sectCount = 0;
   sectLen = 0;
   for (let k = 0; k < classCount; k++) {
     const c = at32(classOrder, k);
     const inA = at32(countA, c);
     const inB = at32(countB, c);
-    push(sortedA, c, inA);
-    push(sortedB, c, inB);
+    const n = at32(classLen, c);
+    sortedA.len += inA * (n + 1);
+    sortedB.len += inB * (n + 1);
     if (inA > 0 && inB > 0) {
-      sectLen += at32(classLen, c) + (sectCount > 0 ? 1 : 0);
+      sectLen += n + (sectCount > 0 ? 1 : 0);
       sectCount++;
-    } else if (inA > 0) push(diffAB, c, 1);
-    else push(diffBA, c, 1);
+    } else if (inA > 0) {
+      diffAB.len += n + (diffAB.words > 0 ? 1 : 0);
+      diffAB.words++;
+    } else {
+      diffBA.len += n + (diffBA.words > 0 ? 1 : 0);
+      diffBA.words++;
+    }
   }
+}
+
+/** Writes the ids of both sorted token lists (once per grading). */
+export function sortedIds(): void {
+  if (sortedA.ids) return;
+  sortedA.ids = alloc(usize(sortedA.len) << 2);
+  sortedB.ids = alloc(usize(sortedB.len) << 2);
+  const len1 = sortedA.len;
+  const len2 = sortedB.len;
+  sortedA.len = sortedB.len = 0;
+  for (let k = 0; k < classCount; k++) {
+    const c = at32(classOrder, k);
+    push(sortedA, c, at32(countA, c));
+    push(sortedB, c, at32(countB, c));
+  }
+  sortedA.len = len1;
+  sortedB.len = len2;
+}
+
+/** Writes the ids of both set differences (once per grading). */
+export function diffIds(): void {
+  if (diffAB.ids) return;
+  diffAB.ids = alloc(usize(diffAB.len) << 2);
+  diffBA.ids = alloc(usize(diffBA.len) << 2);
+  const len1 = diffAB.len;
+  const len2 = diffBA.len;
+  diffAB.len = diffBA.len = 0;
+  for (let k = 0; k < classCount; k++) {
+    const c = at32(classOrder, k);
+    const inA = at32(countA, c) > 0;
+    const inB = at32(countB, c) > 0;
+    if (inA && !inB) push(diffAB, c, 1);
+    else if (inB && !inA) push(diffBA, c, 1);
+  }
+  diffAB.len = len1;
+  diffBA.len = len2;
 }

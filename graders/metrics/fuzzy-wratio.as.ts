@@ -29,12 +29,15 @@ import {
 import {
   diffAB,
   diffBA,
+  diffIds,
   endIds,
+  placeSlots,
   placeWideIds,
   sectCount,
   sectLen,
   sortedA,
   sortedB,
+  sortedIds,
   startIds,
   textA,
   textB,
@@ -56,6 +59,9 @@ export function input(maxA: i32, maxB: i32): usize {
 }
 
 function layout(cap: i32): void {
+  // Slots for the class hash table: a power of two at least twice the most tokens (cap / 2 + 2) the texts can hold.
+  let slotCap = 64;
+  while (slotCap < cap + 4) slotCap <<= 1;
   if (textAt === 0) {
     placeWideIds(WIDE_IDS);
     ensure(WIDE_IDS + (CODE_POINTS << 2));
@@ -65,10 +71,12 @@ function layout(cap: i32): void {
   const alpha = usize(256 + cap);
   const single = textAt + (usize(cap) << 2);
   const rowOf = single + (alpha << 3);
-  arena = (rowOf + (alpha << 2) + 7) & ~usize(7);
+  const slots = (rowOf + (alpha << 2) + 7) & ~usize(7);
+  arena = slots + (usize(slotCap) << 3);
   ensure(arena);
-  memory.fill(single, 0, (alpha << 3) + (alpha << 2));
+  memory.fill(single, 0, arena - single);
   placeTables(single, rowOf);
+  placeSlots(slots, slotCap);
 }
 
 /** Smallest LCS whose score can exceed `cutoff`, from the LCS at which the score equals it (rounded down a hair). */
@@ -242,17 +250,24 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
   const lensum = 2 * (sectLen + sep) + ab + ba;
   let best: f64 = 0;
   const minLcs = minLcsFor((f64(ab + ba) - ((100 - cutoff) * f64(lensum)) / 100) / 2);
-  const common = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
+  let common = 0;
+  if (ab !== 0 && ba !== 0 && min(ab, ba) >= minLcs) {
+    diffIds();
+    common = lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
+  }
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
+  sortedIds();
   return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, max(cutoff, best), 0));
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
 function partialTokenRatio(cutoff: f64): f64 {
   if (sectCount > 0) return 100;
+  sortedIds();
   const result = partialRatio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, cutoff);
   // With no shared token, the differences are the whole sets; only duplicates make them differ from the lists.
   if (textA.tokens === diffAB.words && textB.tokens === diffBA.words) return result;
+  diffIds();
   return max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, max(cutoff, result)));
 }
 
@@ -314,6 +329,8 @@ export function wratio(lenA: i32, lenB: i32, wideA: bool, wideB: bool): f64 {
   if (!textA.len || !textB.len) return 0;
   if (sameText()) return 100;
   releaseTo(arena);
+  // Everything a grading allocates but the LCS masks is linear in its length: about 52 bytes per code point.
+  ensure(arena + usize(textA.len + textB.len) * 64 + 4096);
   startIds(textA.len + textB.len);
   tokenize(wideA, wideB);
   const score = scores();
