@@ -1,19 +1,20 @@
 /**
- * fuzzy_match's WebAssembly pipeline (fuzzy-wratio.as.ts: WRatio from the processed code points on) and whether it
- * runs here. Per grading, JS only writes the two texts' processed code points into the module's memory
- * (fuzzy-process.ts `processInto`) and reads back one number.
+ * fuzzy_match's WebAssembly pipeline (fuzzy-wratio.as.ts: default_process and WRatio) and whether it runs here. Per
+ * grading, JS only writes the two texts into the module's memory as UTF-8 and reads back one number; the module asks
+ * JS (fuzzy-process.ts `mapNonAscii`) only for the processed form of a non-ASCII code point it has not seen before.
  *
  * The module is compiled from bytes embedded in fuzzy-wratio.wasm.ts (generated, see fuzzy-kernel-build.ts). workerd
  * forbids compiling WebAssembly from bytes at run time: there the compile throws and fuzzy.ts runs its JS pipeline,
  * which gives the same scores (test/graders/fuzzy-wasm.unit.test.ts).
  */
-import { processedWide, processInto } from "./fuzzy-process.ts";
+import { mapNonAscii } from "./fuzzy-process.ts";
 import { FUZZY_WRATIO_WASM } from "./fuzzy-wratio.wasm.ts";
 
 interface WRatioExports {
   memory: WebAssembly.Memory;
   input(maxA: number, maxB: number): number;
-  wratio(lenA: number, lenB: number, wideA: boolean, wideB: boolean): number;
+  bytesB(): number;
+  wratio(bytesA: number, bytesB: number): number;
 }
 
 function compile(): WebAssembly.Module | null {
@@ -42,24 +43,37 @@ export const WASM_FROM = 0;
 const RETAIN_LIMIT = 64 << 20;
 
 let instance: WRatioExports | null = null;
-/** A view of the instance's memory, re-taken whenever the memory grew (growing detaches the old buffer: length 0;
- * reading `memory.buffer` on every call instead cost more than a short grading's LCS). */
-let heap = new Int32Array(0);
-/** Where the texts go and how many code units fit there (`input` moves them only when asked for more). */
-let textAt = 0;
+/**
+ * Views of the instance's memory where the texts go, in UTF-8 (`TextEncoder.encodeInto` writes them several times
+ * faster than a JS loop writes code points), and how many UTF-16 code units each holds. Re-taken whenever the memory
+ * grew: growing detaches the old buffer, and a detached view has length 0 (reading `memory.buffer` on every call
+ * instead cost more than a short grading's LCS).
+ */
+let bytesA = new Uint8Array(0);
+let bytesB = new Uint8Array(0);
 let textCap = -1;
+const encoder = new TextEncoder();
 
 function instantiate(): WRatioExports {
   if (!wratioModule) throw new Error("the WebAssembly WRatio pipeline cannot be compiled here");
-  instance = new WebAssembly.Instance(wratioModule).exports as unknown as WRatioExports;
-  heap = new Int32Array(instance.memory.buffer);
+  const imports = { "fuzzy-wasm-text.as": { mapCodePoint: mapNonAscii } };
+  instance = new WebAssembly.Instance(wratioModule, imports).exports as unknown as WRatioExports;
   textCap = -1;
   return instance;
 }
 
 function drop(): void {
   instance = null;
-  heap = new Int32Array(0);
+  bytesA = bytesB = new Uint8Array(0);
+}
+
+/** Asks the module for room for `units` UTF-16 code units and takes views of where they go. */
+function place(k: WRatioExports, units: number): void {
+  const at = k.input(units, 0);
+  const size = k.bytesB() - at;
+  bytesA = new Uint8Array(k.memory.buffer, at, size);
+  bytesB = new Uint8Array(k.memory.buffer, at + size, size);
+  textCap = size / 3;
 }
 
 /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
@@ -70,22 +84,14 @@ export function wasmMemoryBytes(): number {
 /** rapidfuzz.fuzz.WRatio(a, b, processor=default_process), 0..100, in WebAssembly. */
 export function wasmWRatio(a: string, b: string): number {
   const k = instance ?? instantiate();
-  if (a.length + b.length > textCap) {
-    textAt = k.input(a.length, b.length) >> 2;
-    textCap = a.length + b.length;
-    if (heap.length === 0) heap = new Int32Array(k.memory.buffer);
-  }
-  const lenA = processInto(a, heap, textAt);
-  const wideA = processedWide();
-  const lenB = processInto(b, heap, textAt + lenA);
+  if (a.length + b.length > textCap || bytesA.length === 0) place(k, a.length + b.length);
   let score: number;
   try {
-    score = k.wratio(lenA, lenB, wideA, processedWide());
+    score = k.wratio(encoder.encodeInto(a, bytesA).written, encoder.encodeInto(b, bytesB).written);
   } catch (err) {
     drop(); // a trap (out of memory) leaves the module's tables dirty
     throw err;
   }
-  if (heap.length === 0) heap = new Int32Array(k.memory.buffer);
-  if (heap.byteLength > RETAIN_LIMIT) drop();
+  if (bytesA.length === 0 && k.memory.buffer.byteLength > RETAIN_LIMIT) drop();
   return score;
 }

@@ -71,8 +71,8 @@ function rapidfuzzAlnum(cp: number): boolean {
   return true;
 }
 
-/** The processed code point of a code point at or above U+0080. */
-function mapNonAscii(c: number): number {
+/** The processed code point of a code point at or above U+0080 (the WebAssembly pipeline imports it). */
+export function mapNonAscii(c: number): number {
   if (c < 0x10000) {
     let mapped = BMP_MAP[c]!;
     if (mapped < 0) {
@@ -87,41 +87,6 @@ function mapNonAscii(c: number): number {
     ASTRAL_MAP.set(c, mapped);
   }
   return mapped;
-}
-
-let lastWide = false;
-
-/** Whether the last `processInto` wrote a code point of 256 or above. */
-export function processedWide(): boolean {
-  return lastWide;
-}
-
-/**
- * default_process's code points of `text` (not yet trimmed) into `out` from `at`; returns their count (at most
- * `text.length`: a surrogate pair is one code point).
- */
-export function processInto(text: string, out: Int32Array, at: number): number {
-  let n = at;
-  let wide = false;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      out[n++] = ASCII_MAP[c]!;
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
-        i++;
-      }
-    }
-    const mapped = mapNonAscii(c);
-    out[n++] = mapped;
-    if (mapped >= 256) wide = true;
-  }
-  lastWide = wide;
-  return n - at;
 }
 
 function processCodePoint(cp: number): number {
@@ -166,8 +131,27 @@ export class ProcessedText {
 
   /** Processed code points of `text` into `cps` (and `wide`); returns their count. */
   private mapText(text: string): number {
-    const n = processInto(text, this.cps, 0);
-    this.wide = lastWide;
+    const cps = this.cps;
+    let n = 0;
+    let wide = false;
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c < 0x80) {
+        cps[n++] = ASCII_MAP[c]!;
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
+          i++;
+        }
+      }
+      const mapped = mapNonAscii(c);
+      cps[n++] = mapped;
+      if (mapped >= 256) wide = true;
+    }
+    this.wide = wide;
     return n;
   }
 

@@ -67,6 +67,14 @@ let words: i32 = 1;
 let masks: usize = 0;
 let state: usize = 0;
 
+/**
+ * Fills n u64 from `at` with v: a loop, since V8 runs `memory.fill` as a call out of WebAssembly that costs more than
+ * the few words a grading fills.
+ */
+export function fill64(at: usize, v: u64, n: i32): void {
+  for (let i = 0; i < n; i++) store<u64>(at + (usize(i) << 3), v);
+}
+
 /** Forgets the current pattern: zeroes the table entries its ids set. */
 export function clearPattern(): void {
   if (patLen === 0) return;
@@ -106,7 +114,7 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
   const rowBytes = usize(words) << 3;
   state = alloc(rowBytes);
   masks = allocGrow(usize(rows) * rowBytes);
-  memory.fill(masks, 0, usize(rows) * rowBytes);
+  fill64(masks, 0, rows * words);
   for (let i = 0; i < len; i++) {
     const row = at32(rowOf, at32(seq, reverse ? to - 1 - i : from + i));
     const p = masks + usize(row) * rowBytes + (usize(i >> 6) << 3);
@@ -160,7 +168,7 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
     }
     return i32(popcnt<u64>(~v & lowBits(patLen)));
   }
-  memory.fill(state, 0xff, usize(words) << 3);
+  fill64(state, ALL, words);
   const len2 = to - from;
   const bandLeft = patLen - minLcs;
   const bandRight = len2 - minLcs;
@@ -191,7 +199,7 @@ export function sweep(text: usize, start: i32, dir: i32, count: i32, out: usize)
     }
     return;
   }
-  memory.fill(state, 0xff, usize(words) << 3);
+  fill64(state, ALL, words);
   for (let k = 1; k <= count; k++) {
     advance(rowAt(at32(text, j)), 0, words);
     set32(out, k, zeros());

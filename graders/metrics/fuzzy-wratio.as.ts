@@ -27,10 +27,13 @@ import {
   top,
 } from "./fuzzy-wasm-lcs.as.ts";
 import {
+  decode,
+  decodedWide,
   diffAB,
   diffBA,
   diffIds,
   endIds,
+  placeBmpMap,
   placeSlots,
   placeWideIds,
   sectCount,
@@ -47,29 +50,41 @@ import {
 
 const CODE_POINTS = 0x110000;
 let textAt: usize = 0;
+let bytesAt: usize = 0;
 let textCap = 0;
 let arena: usize = 0;
 const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
 
-/** Makes room for texts of up to maxA + maxB code points; returns where to write them (i32 each). */
+/**
+ * Makes room for texts of up to maxA + maxB UTF-16 code units; returns where to write them in UTF-8: A at the address
+ * returned, B at `bytesB()` (each region holds 3 bytes per code unit, the most UTF-8 needs).
+ */
 export function input(maxA: i32, maxB: i32): usize {
   const n = maxA + maxB;
   if (textAt === 0 || n > textCap) layout(max(n, max(textCap * 2, 1024)));
-  return textAt;
+  return bytesAt;
+}
+
+/** Where B's UTF-8 goes. */
+export function bytesB(): usize {
+  return bytesAt + usize(textCap) * 3;
 }
 
 function layout(cap: i32): void {
   // Slots for the class hash table: a power of two at least twice the most tokens (cap / 2 + 2) the texts can hold.
   let slotCap = 64;
   while (slotCap < cap + 4) slotCap <<= 1;
+  const bmpMap = WIDE_IDS + (CODE_POINTS << 2);
   if (textAt === 0) {
+    ensure(bmpMap + (0x10000 << 2));
     placeWideIds(WIDE_IDS);
-    ensure(WIDE_IDS + (CODE_POINTS << 2));
+    placeBmpMap(bmpMap);
   }
   textCap = cap;
-  textAt = WIDE_IDS + (CODE_POINTS << 2);
+  textAt = bmpMap + (0x10000 << 2);
+  bytesAt = textAt + (usize(cap) << 2);
   const alpha = usize(256 + cap);
-  const single = textAt + (usize(cap) << 2);
+  const single = (bytesAt + usize(cap) * 6 + 7) & ~usize(7);
   const rowOf = single + (alpha << 3);
   const slots = (rowOf + (alpha << 2) + 7) & ~usize(7);
   arena = slots + (usize(slotCap) << 3);
@@ -188,7 +203,7 @@ function partialRatioImpl(s1: usize, len1: i32, s2: usize, len2: i32, cutoff: f6
   if (len2 > len1) {
     const last = len2 - len1 - 1;
     const known = alloc(usize(last + 1) << 2);
-    memory.fill(known, 0xff, usize(last + 1) << 2);
+    for (let i = 0; i <= last; i++) set32(known, i, -1);
     // Depth-first with the left half on top: the stack never holds more than one pair per level.
     let sp = 0;
     set32(stack, sp++, 0);
@@ -323,7 +338,11 @@ function sameText(): bool {
  * rapidfuzz.fuzz.WRatio of the texts `input` placed (lenA then lenB processed code points; `wide`: the text holds a code
  * point from 256 on), 0..100.
  */
-export function wratio(lenA: i32, lenB: i32, wideA: bool, wideB: bool): f64 {
+export function wratio(bytesA: i32, bytesBLen: i32): f64 {
+  const lenA = decode(bytesAt, bytesA, textAt);
+  const wideA = decodedWide;
+  const lenB = decode(bytesB(), bytesBLen, textAt + (usize(lenA) << 2));
+  const wideB = decodedWide;
   trim(textA, textAt, lenA);
   trim(textB, textAt + (usize(lenA) << 2), lenB);
   if (!textA.len || !textB.len) return 0;
@@ -350,7 +369,7 @@ function scores(): f64 {
   if (lenRatio < 1.5) {
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
-    const end = ratio(a, len1, b, len2, best, len1 + len2 > 200 ? tokenMatchLowerBound() : 0);
+    const end = ratio(a, len1, b, len2, best, len1 + len2 > 600 ? tokenMatchLowerBound() : 0);
     if (end === 100 || setScore === 100) return max(best, end);
     best = max(best, end);
     return max(best, tokenRatioWithLcs(best / UNBASE_SCALE) * UNBASE_SCALE);

@@ -1,8 +1,8 @@
 /**
  * The WebAssembly WRatio pipeline against the JS one (what workerd runs) on random texts built to reach every branch
- * of both: lengths 0..3000, tiny and large alphabets, accents, CJK and astral code points, repeated tokens, length
- * ratios around 1.5 and 8, needles in haystacks, identical and whitespace-only texts. The scores must be equal, not
- * close: both run the same algorithm in the same floating-point order.
+ * of both: lengths 0..3000, tiny and large alphabets, accents, CJK, astral code points and lone surrogates, repeated
+ * tokens, length ratios around 1.5 and 8, needles in haystacks, identical and whitespace-only texts. The scores must be
+ * equal, not close: both run the same algorithm in the same floating-point order.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
@@ -28,6 +28,7 @@ const ALPHABETS = [
   `${[...Array(300)].map((_, i) => String.fromCodePoint(0x4e00 + i * 7)).join("")}  `,
   `${[...Array(200)].map((_, i) => String.fromCodePoint(0x1d400 + i)).join("")} `,
   "\t\n .,;_-",
+  "a\ud83d b\udc00 c\ud83d\ude00 ", // lone surrogates (UTF-8 makes them U+FFFD, no alphanumeric either) and a pair
 ];
 const WORDS = ["new", "york", "mets", "the", "a", "braves", "atlanta", "vs", "zürich", "日本", "😀", "x"];
 
