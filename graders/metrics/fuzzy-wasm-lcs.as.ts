@@ -17,10 +17,11 @@ let rowOf: usize = 0;
 
 const ALL: u64 = u64(-1);
 
-/** Places the id-indexed mask tables (all zeros). */
-export function placeTables(singleAt: usize, rowOfAt: usize): void {
+/** Places the id-indexed mask tables (all zeros) and `rowIds` (as many i32 as ids, plus one). */
+export function placeTables(singleAt: usize, rowOfAt: usize, rowIdsAt: usize): void {
   single = singleAt;
   rowOf = rowOfAt;
+  rowIds = rowIdsAt;
 }
 
 /** Makes sure memory reaches `end` (bytes), growing it as needed. */
@@ -39,13 +40,6 @@ export function alloc(bytes: usize): usize {
   return at;
 }
 
-/** `alloc`, growing memory as needed. */
-export function allocGrow(bytes: usize): usize {
-  const at = alloc(bytes);
-  ensure(top);
-  return at;
-}
-
 export function releaseTo(mark: usize): void {
   top = mark;
 }
@@ -58,7 +52,8 @@ export function set32(p: usize, i: i32, v: i32): void {
   store<i32>(p + (usize(i) << 2), v);
 }
 
-// The current pattern: ids seq[from, to), read backwards when `patReverse`.
+// The current pattern: ids seq[from, to). More than one word: `rows` mask rows (row 0 all zeros, for the ids it
+// lacks), the id of each row in `rowIds` (outside the arena: the pattern is cleared after its scratch is released).
 let patSeq: usize = 0;
 let patFrom: i32 = 0;
 let patTo: i32 = 0;
@@ -66,6 +61,8 @@ let patLen: i32 = 0;
 let words: i32 = 1;
 let masks: usize = 0;
 let state: usize = 0;
+let rowIds: usize = 0;
+let rows = 0;
 
 /**
  * Fills n u64 from `at` with v: a loop, since V8 runs `memory.fill` as a call out of WebAssembly that costs more than
@@ -81,7 +78,7 @@ export function clearPattern(): void {
   if (words === 1) {
     for (let i = patFrom; i < patTo; i++) store<u64>(single + (usize(at32(patSeq, i)) << 3), 0);
   } else {
-    for (let i = patFrom; i < patTo; i++) set32(rowOf, at32(patSeq, i), 0);
+    for (let r = 1; r < rows; r++) set32(rowOf, at32(rowIds, r), 0);
   }
   patLen = 0;
 }
@@ -105,21 +102,29 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
     }
     return;
   }
+  // One pass: an id gets the next row, zeroed, on first sight; the masks grow row by row at the arena's end.
   words = (len + 63) >> 6;
-  let rows = 1;
-  for (let i = from; i < to; i++) {
-    const id = at32(seq, i);
-    if (at32(rowOf, id) === 0) set32(rowOf, id, rows++);
-  }
   const rowBytes = usize(words) << 3;
   state = alloc(rowBytes);
-  masks = allocGrow(usize(rows) * rowBytes);
-  fill64(masks, 0, rows * words);
+  masks = top;
+  ensure(masks + rowBytes);
+  fill64(masks, 0, words);
+  rows = 1;
   for (let i = 0; i < len; i++) {
-    const row = at32(rowOf, at32(seq, reverse ? to - 1 - i : from + i));
+    const id = at32(seq, reverse ? to - 1 - i : from + i);
+    let row = at32(rowOf, id);
+    if (row === 0) {
+      row = rows++;
+      set32(rowOf, id, row);
+      set32(rowIds, row, id);
+      const at = masks + usize(row) * rowBytes;
+      ensure(at + rowBytes);
+      fill64(at, 0, words);
+    }
     const p = masks + usize(row) * rowBytes + (usize(i >> 6) << 3);
     store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));
   }
+  top = masks + usize(rows) * rowBytes;
 }
 
 /** Whether the pattern contains `id`. */

@@ -86,11 +86,12 @@ function layout(cap: i32): void {
   const alpha = usize(256 + cap);
   const single = (bytesAt + usize(cap) * 6 + 7) & ~usize(7);
   const rowOf = single + (alpha << 3);
-  const slots = (rowOf + (alpha << 2) + 7) & ~usize(7);
+  const rowIds = rowOf + (alpha << 2);
+  const slots = (rowIds + ((alpha + 1) << 2) + 7) & ~usize(7);
   arena = slots + (usize(slotCap) << 3);
   ensure(arena);
   memory.fill(single, 0, arena - single);
-  placeTables(single, rowOf);
+  placeTables(single, rowOf, rowIds);
   placeSlots(slots, slotCap);
 }
 
