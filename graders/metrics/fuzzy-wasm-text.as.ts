@@ -196,9 +196,7 @@ export function tokenize(wideA: bool, wideB: bool): void {
   }
   split(textA, countA);
   split(textB, countB);
-  classOrder = alloc(usize(classCount) << 2);
-  for (let c = 0; c < classCount; c++) set32(classOrder, c, c);
-  sortClasses();
+  classOrder = 0;
   decompose();
 }
 
@@ -357,8 +355,9 @@ function push(j: Joined, c: i32, times: i32): void {
 }
 
 /**
- * The sizes of the sorted token lists (sort ratios) and the set decomposition (set ratios): one walk over the sorted
- * classes. Their ids are written only when a scorer asks for them (`sortedIds`, `diffIds`): many gradings end first.
+ * The sizes of the sorted token lists (sort ratios) and the set decomposition (set ratios), which need no order: one
+ * walk over the classes. Their ids (in code-point order) are written only when a scorer asks for them (`sortedIds`,
+ * `diffIds`): many gradings end first.
  */
 function decompose(): void {
   sortedA.ids = sortedB.ids = diffAB.ids = diffBA.ids = 0;
@@ -367,8 +366,7 @@ function decompose(): void {
   diffAB.len = diffAB.words = diffBA.len = diffBA.words = 0;
   sectCount = 0;
   sectLen = 0;
-  for (let k = 0; k < classCount; k++) {
-    const c = at32(classOrder, k);
+  for (let c = 0; c < classCount; c++) {
     const inA = at32(countA, c);
     const inB = at32(countB, c);
     const n = at32(classLen, c);
@@ -387,9 +385,18 @@ function decompose(): void {
   }
 }
 
+/** Sorts the classes, once per grading, when a scorer first needs the lists' order (many gradings end before). */
+function sortOnce(): void {
+  if (classOrder) return;
+  classOrder = alloc(usize(classCount) << 2);
+  for (let c = 0; c < classCount; c++) set32(classOrder, c, c);
+  sortClasses();
+}
+
 /** Writes the ids of both sorted token lists (once per grading). */
 export function sortedIds(): void {
   if (sortedA.ids) return;
+  sortOnce();
   sortedA.ids = alloc(usize(sortedA.len) << 2);
   sortedB.ids = alloc(usize(sortedB.len) << 2);
   const len1 = sortedA.len;
@@ -407,6 +414,7 @@ export function sortedIds(): void {
 /** Writes the ids of both set differences (once per grading). */
 export function diffIds(): void {
   if (diffAB.ids) return;
+  sortOnce();
   diffAB.ids = alloc(usize(diffAB.len) << 2);
   diffBA.ids = alloc(usize(diffBA.len) << 2);
   const len1 = diffAB.len;
