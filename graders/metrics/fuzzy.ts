@@ -7,8 +7,9 @@
  * window scan, token_set/sort ratios, partial_token_ratio, WRatio's scaling), including how WRatio hands each scorer
  * the best score so far as a cut-off: a scorer may skip work that cannot beat it, so WRatio's maximum is unchanged.
  *
- * Everything runs on integer buffers reused from call to call (fuzzy-process.ts, fuzzy-indel.ts): no strings, sets
- * or arrays are built per grading. The LCS runs in WebAssembly where it can be compiled (fuzzy-kernel.ts).
+ * This file is the JS pipeline, what workerd runs: integer buffers reused from call to call (fuzzy-process.ts,
+ * fuzzy-indel.ts), no strings, sets or arrays built per grading. Where WebAssembly can be compiled (Node), the same
+ * algorithm runs whole in one WebAssembly module instead (fuzzy-kernel.ts, fuzzy-wratio.as.ts), with the same scores.
  */
 import { Pattern } from "./fuzzy-indel.ts";
 import { wasmKernelAvailable, wasmWRatio } from "./fuzzy-kernel.ts";

@@ -65,7 +65,7 @@ describe.skipIf(!hasVenv)("fuzzy_match parity with rapidfuzz on adversarial pair
 
   afterAll(() => useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js"));
 
-  it.each(["wasm", "js"] as const)(`agrees to 1e-6 on ${pairs.length} pairs (%s LCS kernel)`, (kernel) => {
+  it.each(["wasm", "js"] as const)(`agrees to 1e-6 on ${pairs.length} pairs (%s pipeline)`, (kernel) => {
     if (kernel === "wasm" && !wasmKernelAvailable) return;
     useFuzzyKernel(kernel);
     const mismatches: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * fuzzy_match inside workerd (Miniflare), where compiling WebAssembly from bytes is forbidden: the module still loads,
- * falls back to the JS LCS kernel, and gives Node's scores.
+ * falls back to the JS pipeline, and gives Node's scores (the WebAssembly pipeline's).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -46,7 +46,7 @@ export default {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("uses the JS kernel and gives Node's scores", async () => {
+  it("uses the JS pipeline and gives Node's scores", async () => {
     const res = await mf.dispatchFetch("http://localhost/", { method: "POST", body: JSON.stringify(PAIRS) });
     const body = (await res.json()) as { wasm: boolean; scores: number[] };
     expect(body.wasm).toBe(false);
