@@ -1,14 +1,15 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
- * rapidfuzz's WRatio in WebAssembly: the whole of fuzzy.ts's JS pipeline after text processing (which stays in JS,
- * fuzzy-process.ts `processInto`), with the same cut-offs in the same order, so the scores are the JS pipeline's to
- * the last bit (test/graders/fuzzy-wasm.unit.test.ts). One call per grading:
+ * rapidfuzz's WRatio in WebAssembly, default_process included: the algorithm of fuzzy.ts's JS pipeline with the same
+ * cut-offs in the same order, so the scores are the JS pipeline's to the last bit (test/graders/fuzzy-wasm.unit.test.ts).
+ * One call per grading (fuzzy-kernel.ts):
  *
- *   const at = input(maxA, maxB); // write A's processed code points (i32) at `at`, B's right after them
- *   const score = wratio(lenA, lenB, wideA, wideB); // 0..100; wide: some code point is 256 or above
+ *   const at = input(maxA + maxB, 0); // room for that many UTF-16 code units: A's UTF-8 goes at `at`, B's at bytesB()
+ *   const score = wratio(bytesOfA, bytesOfB); // 0..100
  *
- * Memory: the code point -> id table (fixed), the text region and the id-indexed mask tables (grown to fit the
- * largest grading so far), then a per-grading arena that every grading starts afresh.
+ * Memory: the code point -> id table and the BMP map (fixed), then the texts' regions (code points and UTF-8), the
+ * id-indexed mask tables and the class hash table (grown to fit the largest grading so far), then a per-grading arena
+ * that every grading starts afresh.
  *
  * Generated artefact: fuzzy-wratio.wasm.ts. Regenerate after editing: npx tsx graders/metrics/fuzzy-kernel-build.ts
  */
@@ -335,10 +336,7 @@ function sameText(): bool {
   return textA.len === textB.len && memory.compare(textA.cps, textB.cps, usize(textA.len) << 2) === 0;
 }
 
-/**
- * rapidfuzz.fuzz.WRatio of the texts `input` placed (lenA then lenB processed code points; `wide`: the text holds a code
- * point from 256 on), 0..100.
- */
+/** rapidfuzz.fuzz.WRatio(A, B, processor=default_process) of the UTF-8 texts written where `input` said, 0..100. */
 export function wratio(bytesA: i32, bytesBLen: i32): f64 {
   const lenA = decode(bytesAt, bytesA, textAt);
   const wideA = decodedWide;
@@ -384,9 +382,4 @@ function scores(): f64 {
   best = max(best, partialRatio(a, len1, b, len2, best / PARTIAL_SCALE) * PARTIAL_SCALE);
   if (sectCount > 0) return best;
   return max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
-}
-
-/** Bytes of memory the module holds (the JS side drops an instance that grew too large). */
-export function memoryBytes(): usize {
-  return usize(memory.size()) << 16;
 }
