@@ -56,7 +56,7 @@ const encoder = new TextEncoder();
 
 function instantiate(): WRatioExports {
   if (!wratioModule) throw new Error("the WebAssembly WRatio pipeline cannot be compiled here");
-  const imports = { "fuzzy-wasm-text.as": { mapCodePoint: mapNonAscii } };
+  const imports = { "fuzzy-wasm-process.as": { mapCodePoint: mapNonAscii } };
   instance = new WebAssembly.Instance(wratioModule, imports).exports as unknown as WRatioExports;
   textCap = -1;
   return instance;

@@ -27,14 +27,12 @@ import {
   sweep,
   top,
 } from "./fuzzy-wasm-lcs.as.ts";
+import { decode, decodedWide, placeBmpMap } from "./fuzzy-wasm-process.as.ts";
 import {
-  decode,
-  decodedWide,
   diffAB,
   diffBA,
   diffIds,
   endIds,
-  placeBmpMap,
   placeSlots,
   placeWideIds,
   sectCount,
