@@ -52,6 +52,15 @@ export function set32(p: usize, i: i32, v: i32): void {
   store<i32>(p + (usize(i) << 2), v);
 }
 
+/**
+ * Whether the i32 arrays p[0, n) and q[0, n) are equal. A loop over code points: AssemblyScript's `memory.compare`
+ * goes byte by byte when the two addresses differ modulo 8, as two tokens' starts often do.
+ */
+export function same32(p: usize, q: usize, n: i32): bool {
+  for (let k = 0; k < n; k++) if (at32(p, k) !== at32(q, k)) return false;
+  return true;
+}
+
 // The current pattern: ids seq[from, to). More than one word: `rows` mask rows (row 0 all zeros, for the ids it
 // lacks), the id of each row in `rowIds` (outside the arena: the pattern is cleared after its scratch is released).
 let patSeq: usize = 0;

@@ -7,7 +7,7 @@
  * the intersection and the differences are then one walk over the sorted classes with each class's count per text.
  * Token equality anywhere after that is one integer comparison.
  */
-import { alloc, at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
+import { alloc, at32, same32, set32 } from "./fuzzy-wasm-lcs.as.ts";
 
 /** A processed text: code points (i32), its LCS ids and its tokens, all in the per-grading arena. */
 @unmanaged
@@ -184,11 +184,7 @@ function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
     const p = slots + (usize(slot) << 3);
     if (load<i32>(p) !== stamp) break;
     const c = load<i32>(p, 4);
-    if (
-      at32(classHash, c) === h &&
-      at32(classLen, c) === n &&
-      memory.compare(usize(at32(classCps, c)), at, usize(n) << 2) === 0
-    ) {
+    if (at32(classHash, c) === h && at32(classLen, c) === n && same32(usize(at32(classCps, c)), at, n)) {
       return c;
     }
     slot = (slot + 1) & slotMask;

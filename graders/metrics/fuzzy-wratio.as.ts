@@ -23,6 +23,7 @@ import {
   lcs,
   placeTables,
   releaseTo,
+  same32,
   set32,
   sweep,
   top,
@@ -331,7 +332,7 @@ function tokenMatchLowerBound(): i32 {
 }
 
 function sameText(): bool {
-  return textA.len === textB.len && memory.compare(textA.cps, textB.cps, usize(textA.len) << 2) === 0;
+  return textA.len === textB.len && same32(textA.cps, textB.cps, textA.len);
 }
 
 /** rapidfuzz.fuzz.WRatio(A, B, processor=default_process) of the UTF-8 texts written where `input` said, 0..100. */
