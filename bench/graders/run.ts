@@ -23,7 +23,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { type GradeInput, gradeBatch, LOCAL_METRICS, type LocalMetric, sampleFromText } from "../../graders/index.ts";
 import { useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
-import { WASM_FROM, wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
+import { wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
 import { createPythonSandbox } from "../../graders/python/sandbox.node.ts";
 import { buildCorpus, type Pair } from "../../test/graders/reference/corpus.ts";
 import { hasVenv, VENV_PYTHON } from "../../test/graders/reference/python.ts";
@@ -134,16 +134,16 @@ async function textSimilarity(label: string, pairs: Pair[]) {
 
 /**
  * fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length; each side's best of three
- * alternating rounds. The "js kernel" column
- * is the same metric on the JS LCS kernel (what workerd runs, where WebAssembly cannot be compiled from bytes); it is
- * timed after every default-kernel row, so that switching kernels cannot slow the default's call sites.
+ * alternating rounds. The "js pipeline" column is the same metric on the JS pipeline (what workerd runs, where
+ * WebAssembly cannot be compiled from bytes); it is timed after every default row, so that switching pipelines cannot
+ * slow the default's call sites.
  */
 function fuzzyByLength(pairs: Pair[]) {
   console.log(
-    `\nfuzzy_match by the longer text's length (code units), same pairs both sides; LCS kernel: ${wasmKernelAvailable ? `WebAssembly (JS for patterns under ${WASM_FROM})` : "JS"}`,
+    `\nfuzzy_match by the longer text's length (code units), same pairs both sides; pipeline: ${wasmKernelAvailable ? "WebAssembly" : "JS"}`,
   );
   console.log(
-    `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"js kernel".padStart(10)} ${"ratio".padStart(7)}`,
+    `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"js pipeline".padStart(11)} ${"ratio".padStart(7)}`,
   );
   const buckets: [string, number, number][] = [
     ["< 50", 0, 50],
@@ -177,7 +177,7 @@ function fuzzyByLength(pairs: Pair[]) {
   const ratio = (ts: number, py: number | null) => (py ? `${(ts / py).toFixed(2)}x` : "n/a");
   for (const { label, subset, py, ts, js } of rows) {
     console.log(
-      `${label.padEnd(12)} ${subset.length.toString().padStart(6)} ${Math.round(ts).toString().padStart(12)} ${(py ? Math.round(py).toString() : "-").padStart(13)} ${ratio(ts, py).padStart(7)} ${Math.round(js).toString().padStart(10)} ${ratio(js, py).padStart(7)}`,
+      `${label.padEnd(12)} ${subset.length.toString().padStart(6)} ${Math.round(ts).toString().padStart(12)} ${(py ? Math.round(py).toString() : "-").padStart(13)} ${ratio(ts, py).padStart(7)} ${Math.round(js).toString().padStart(11)} ${ratio(js, py).padStart(7)}`,
     );
   }
 }

@@ -33,12 +33,6 @@ const wratioModule = compile();
 /** Whether the WebAssembly pipeline runs here. */
 export const wasmKernelAvailable = wratioModule !== null;
 
-/**
- * Read by bench/graders/run.ts's header line from the time when only patterns of this length or longer went to
- * WebAssembly; now the whole grading does.
- */
-export const WASM_FROM = 0;
-
 /** Memory (bytes) past which an instance is dropped after its grading: WebAssembly memory never shrinks. */
 const RETAIN_LIMIT = 64 << 20;
 
