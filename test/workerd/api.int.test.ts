@@ -6,15 +6,8 @@ import { createHash } from "node:crypto";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeChatServer, startFakeChatServer } from "../graders/fake-chat-server.ts";
+import { stringCheck } from "../jobs/fixtures.ts";
 import { buildWorkerBundle, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
-
-const stringCheck = {
-  type: "string_check",
-  name: "exact answer",
-  input: "{{sample.output_text}}",
-  reference: "{{item.answer}}",
-  operation: "eq",
-} as const;
 
 const rftLine = (i: number) =>
   JSON.stringify({ messages: [{ role: "user", content: `What is ${i} + ${i}?` }], answer: String(i + i) });

@@ -18,16 +18,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { HttpRunnerIO, RunnerClient } from "../../gpu-runner/supervisor/http-io.ts";
 import type { StepMetrics } from "../../gpu-runner/supervisor/runner-io.ts";
+import { stringCheck } from "../jobs/fixtures.ts";
 import { FakeKubeApi, type KubeObject } from "../workers/fake-kube-api.ts";
 import { buildWorkerBundle, freePort, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
 
-const stringCheck = {
-  type: "string_check",
-  name: "exact answer",
-  input: "{{sample.output_text}}",
-  reference: "{{item.answer}}",
-  operation: "eq",
-} as const;
 const TRAINING_TEXT = Array.from({ length: 20 }, (_, i) =>
   JSON.stringify({ messages: [{ role: "user", content: `What is ${i} + ${i}?` }], answer: String(i + i) }),
 )
