@@ -17,6 +17,13 @@ let rowOf: usize = 0;
 
 const ALL: u64 = u64(-1);
 
+/** How many LCS ids this grading uses (ids are below it), which bounds a pattern's mask rows. */
+let idCount = 256;
+
+export function setIdCount(n: i32): void {
+  idCount = n;
+}
+
 /** Places the id-indexed mask tables (all zeros) and `rowIds` (as many i32 as ids, plus one). */
 export function placeTables(singleAt: usize, rowOfAt: usize, rowIdsAt: usize): void {
   single = singleAt;
@@ -116,7 +123,8 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
   const rowBytes = usize(words) << 3;
   state = alloc(rowBytes);
   masks = top;
-  ensure(masks + rowBytes);
+  // Row 0 and a row per distinct id: memory checked once (a check per row cost a tenth of a short grading's LCS).
+  ensure(masks + usize(min(len, idCount) + 1) * rowBytes);
   fill64(masks, 0, words);
   rows = 1;
   for (let i = 0; i < len; i++) {
@@ -126,9 +134,7 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
       row = rows++;
       set32(rowOf, id, row);
       set32(rowIds, row, id);
-      const at = masks + usize(row) * rowBytes;
-      ensure(at + rowBytes);
-      fill64(at, 0, words);
+      fill64(masks + usize(row) * rowBytes, 0, words);
     }
     const p = masks + usize(row) * rowBytes + (usize(i >> 6) << 3);
     store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));

@@ -7,7 +7,7 @@
  * the intersection and the differences are then one walk over the sorted classes with each class's count per text.
  * Token equality anywhere after that is one integer comparison.
  */
-import { alloc, at32, same32, set32 } from "./fuzzy-wasm-lcs.as.ts";
+import { alloc, at32, same32, set32, setIdCount } from "./fuzzy-wasm-lcs.as.ts";
 
 /** A processed text: code points (i32), its LCS ids and its tokens, all in the per-grading arena. */
 @unmanaged
@@ -98,13 +98,15 @@ export function placeSlots(at: usize, cap: i32): void {
   stamp = 0;
 }
 
-/**
- * Splits both texts into tokens (`wide`: whether a text holds a code point from 256 on, which then gets LCS ids),
- * groups the tokens into classes, and builds the sorted lists and the set decomposition.
- */
-export function tokenize(wideA: bool, wideB: bool): void {
+/** The LCS ids of both texts (`wide`: whether a text holds a code point from 256 on, which then gets ids of its own). */
+export function assignIds(wideA: bool, wideB: bool): void {
   textA.seq = wideA ? wideIds(textA) : textA.cps;
   textB.seq = wideB ? wideIds(textB) : textB.cps;
+  setIdCount(nextWideId);
+}
+
+/** Splits both texts into tokens, groups the tokens into classes, and builds the sorted lists and the set decomposition. */
+export function tokenize(): void {
   const cap = ((textA.len + 1) >> 1) + ((textB.len + 1) >> 1);
   classCount = 0;
   classCps = alloc(usize(cap) << 2);

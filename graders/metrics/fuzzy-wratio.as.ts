@@ -30,6 +30,7 @@ import {
 } from "./fuzzy-wasm-lcs.as.ts";
 import { decode, decodedWide, placeBmpMap } from "./fuzzy-wasm-process.as.ts";
 import {
+  assignIds,
   diffAB,
   diffBA,
   diffIds,
@@ -53,6 +54,8 @@ let textAt: usize = 0;
 let bytesAt: usize = 0;
 let textCap = 0;
 let arena: usize = 0;
+/** A count per LCS id, all zeros between uses (`sortedLcsBound`). */
+let counts: usize = 0;
 const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
 
 /**
@@ -87,7 +90,8 @@ function layout(cap: i32): void {
   const single = (bytesAt + usize(cap) * 6 + 7) & ~usize(7);
   const rowOf = single + (alpha << 3);
   const rowIds = rowOf + (alpha << 2);
-  const slots = (rowIds + ((alpha + 1) << 2) + 7) & ~usize(7);
+  counts = rowIds + ((alpha + 1) << 2);
+  const slots = (counts + (alpha << 2) + 7) & ~usize(7);
   arena = slots + (usize(slotCap) << 3);
   ensure(arena);
   memory.fill(single, 0, arena - single);
@@ -272,8 +276,35 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
     common = lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   }
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
+  // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
+  const sortCutoff = max(cutoff, best);
+  if (sortedLcsBound() < minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200)) return best;
   sortedIds();
-  return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, max(cutoff, best), 0));
+  return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, sortCutoff, 0));
+}
+
+/**
+ * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two (the lists hold the
+ * texts' ids but spaces, and one space fewer than their tokens).
+ */
+function sortedLcsBound(): i32 {
+  const a = textA.seq;
+  const b = textB.seq;
+  for (let i = 0; i < textA.len; i++) {
+    const id = at32(a, i);
+    set32(counts, id, at32(counts, id) + 1);
+  }
+  let common = min(textA.tokens, textB.tokens) - 1;
+  for (let j = 0; j < textB.len; j++) {
+    const id = at32(b, j);
+    const left = at32(counts, id);
+    if (left > 0 && id !== 0x20) {
+      common++;
+      set32(counts, id, left - 1);
+    }
+  }
+  for (let i = 0; i < textA.len; i++) set32(counts, at32(a, i), 0);
+  return common;
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
@@ -349,12 +380,15 @@ export function wratio(bytesA: i32, bytesBLen: i32): f64 {
   // Everything a grading allocates but the LCS masks is linear in its length: about 52 bytes per code point.
   ensure(arena + usize(textA.len + textB.len) * 64 + 4096);
   startIds(textA.len + textB.len);
-  tokenize(wideA, wideB);
+  assignIds(wideA, wideB);
   const score = scores();
   clearPattern();
   endIds();
   return score;
 }
+
+/** Texts up to this many code points together get `ratio` before any token work (see `scores`). */
+const EXACT_FIRST = 400;
 
 function scores(): f64 {
   const a = textA.seq;
@@ -363,15 +397,27 @@ function scores(): f64 {
   const len2 = textB.len;
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? f64(len1) / f64(len2) : f64(len2) / f64(len1);
-  // The token decomposition (done) first: the scores it gives without any LCS are cut-offs that narrow every LCS after.
+  // Otherwise the token decomposition first: the scores it gives without any LCS are cut-offs that narrow every LCS
+  // after.
   if (lenRatio < 1.5) {
+    // rapidfuzz's own order on short texts, whose exact LCS is cheap: `ratio` first; at 95 or more, token_ratio's
+    // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: the token lower bound below
+    // narrows the band more than a cut-off of 95 does.)
+    let end: f64 = -1;
+    if (len1 + len2 <= EXACT_FIRST && 200 * min(len1, len2) >= 95 * (len1 + len2)) {
+      end = ratio(a, len1, b, len2, 0, 0);
+      if (end >= 95) return end;
+    }
+    tokenize();
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
-    const end = ratio(a, len1, b, len2, best, len1 + len2 > 600 ? tokenMatchLowerBound() : 0);
-    if (end === 100 || setScore === 100) return max(best, end);
+    if (end < 0) end = ratio(a, len1, b, len2, best, len1 + len2 > 600 ? tokenMatchLowerBound() : 0);
+    // At 95 token_ratio (at most 100, scaled by 0.95) cannot raise the maximum.
+    if (end >= 95 || setScore === 100) return max(best, end);
     best = max(best, end);
     return max(best, tokenRatioWithLcs(best / UNBASE_SCALE) * UNBASE_SCALE);
   }
+  tokenize();
   const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
   // partial_token_ratio is 100 as soon as one token is shared.
   let best = sectCount > 0 ? 100 * UNBASE_SCALE * PARTIAL_SCALE : 0;

@@ -268,7 +268,33 @@ function tokenRatioWithLcs(cutoff: number): number {
   const minLcs = minLcsFor((ab + ba - ((100 - cutoff) * lensum) / 100) / 2);
   const lcs = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   if (lcs >= minLcs) best = normDistance(ab + ba - 2 * lcs, lensum);
-  return Math.max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, Math.max(cutoff, best)));
+  // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
+  const sortCutoff = Math.max(cutoff, best);
+  if (sortedLcsBound() < minLcsFor((sortCutoff * (sortedA.len + sortedB.len)) / 200)) return best;
+  return Math.max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, sortCutoff));
+}
+
+let counts = new Int32Array(256);
+
+/**
+ * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two (the lists hold the
+ * texts' ids but spaces, and one space fewer than their tokens).
+ */
+function sortedLcsBound(): number {
+  if (counts.length < alpha) counts = new Int32Array(Math.max(alpha, counts.length * 2));
+  const a = textA.seq;
+  const b = textB.seq;
+  for (let i = 0; i < textA.len; i++) counts[a[i]!]! += 1;
+  let common = Math.min(textA.tokens, textB.tokens) - 1;
+  for (let j = 0; j < textB.len; j++) {
+    const id = b[j]!;
+    if (counts[id]! > 0 && id !== 0x20) {
+      common++;
+      counts[id]! -= 1;
+    }
+  }
+  for (let i = 0; i < textA.len; i++) counts[a[i]!] = 0;
+  return common;
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
@@ -329,34 +355,46 @@ function sameText(): boolean {
   return true;
 }
 
+/** Texts up to this many code points together get `ratio` before any token work (see `wratio`). */
+const EXACT_FIRST = 400;
+
 /** rapidfuzz.fuzz.WRatio of the two loaded texts, 0..100. */
 function wratio(): number {
   const len1 = textA.len;
   const len2 = textB.len;
   if (!len1 || !len2) return 0;
   if (sameText()) return 100;
-  textA.tokenize();
-  textB.tokenize();
   alpha = alphabetSize();
   const a = textA.seq;
   const b = textB.seq;
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? len1 / len2 : len2 / len1;
+  // rapidfuzz's own order on short texts, whose exact LCS is cheap: `ratio` first; at 95 or more, token_ratio's
+  // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: the token lower bound below
+  // narrows the band more than a cut-off of 95 does.)
+  let end = -1;
+  if (lenRatio < 1.5 && len1 + len2 <= EXACT_FIRST && 200 * Math.min(len1, len2) >= 95 * (len1 + len2)) {
+    end = ratio(a, len1, b, len2, 0);
+    if (end >= 95) return end;
+  }
+  textA.tokenize();
+  textB.tokenize();
   // WRatio is the maximum of its scorers, so they may run in any order: the token decomposition first, since the
   // scores it gives without any LCS (a shared token, the set ratios) are cut-offs that narrow every LCS after it.
   decompose();
   if (lenRatio < 1.5) {
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
-    const end = ratio(a, len1, b, len2, best, len1 + len2 > 200 ? tokenMatchLowerBound(a, b) : 0);
-    if (end === 100 || setScore === 100) return Math.max(best, end);
+    if (end < 0) end = ratio(a, len1, b, len2, best, len1 + len2 > 200 ? tokenMatchLowerBound(a, b) : 0);
+    // At 95 token_ratio (at most 100, scaled by 0.95) cannot raise the maximum.
+    if (end >= 95 || setScore === 100) return Math.max(best, end);
     best = Math.max(best, end);
     return Math.max(best, tokenRatioWithLcs(best / UNBASE_SCALE) * UNBASE_SCALE);
   }
   const PARTIAL_SCALE = lenRatio <= 8.0 ? 0.9 : 0.6;
   // partial_token_ratio is 100 as soon as one token is shared.
   let best = sectCount > 0 ? 100 * UNBASE_SCALE * PARTIAL_SCALE : 0;
-  const end = ratio(a, len1, b, len2, best);
+  end = ratio(a, len1, b, len2, best);
   if (end === 100) return 100;
   best = Math.max(best, end);
   best = Math.max(best, partialRatio(a, len1, b, len2, best / PARTIAL_SCALE) * PARTIAL_SCALE);

@@ -63,7 +63,23 @@ describe.skipIf(!wasmKernelAvailable)("fuzzy_match: WebAssembly pipeline vs JS p
     }
     if (kind < 0.87) return [a, next() < 0.5 ? a : ` ${a.toUpperCase()}. `];
     if (kind < 0.94) return [a, pick(["", " ", "  \t ", ".,;"])];
+    if (kind < 0.97) return nearPair();
     return [words(1 + Math.floor(next() * 400)), words(1 + Math.floor(next() * 400))];
+  }
+
+  /** Words with one to three small edits: `ratio` just below, on and above 95, around 400 code points together. */
+  function nearPair(): [string, string] {
+    const tokens = words(2 + Math.floor(next() ** 2 * 70)).split(/ +/);
+    const edited = [...tokens];
+    for (let e = 1 + Math.floor(next() * 3); e > 0; e--) {
+      const i = Math.floor(next() * edited.length);
+      const kind = next();
+      if (kind < 0.4) edited[i] = `${edited[i]!.slice(0, -1)}${pick(["a", "e", "o"])}`;
+      else if (kind < 0.6 && edited.length > 1) edited.splice(i, 1);
+      else if (kind < 0.8) edited.splice(i, 0, edited[i]!);
+      else if (i + 1 < edited.length) [edited[i], edited[i + 1]] = [edited[i + 1]!, edited[i]!];
+    }
+    return [tokens.join(" "), edited.join(" ")];
   }
 
   it("gives the same scores on 2000 random pairs", () => {

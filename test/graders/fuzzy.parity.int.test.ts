@@ -59,8 +59,34 @@ function buildPairs(count: number): Pair[] {
   return pairs;
 }
 
+/**
+ * Word texts with one to three small edits (a letter, a word dropped, doubled or swapped with its neighbour), 6 to 420
+ * code points: `ratio` lands just below, on and just above 95 (where WRatio is `ratio` alone), with the token ratios
+ * close behind, around the 400 code points below which `ratio` runs first, and the sorted lists' character bound on
+ * both sides of the cut-off.
+ */
+function nearPairs(count: number): Pair[] {
+  const r = rng(7);
+  const words = ["new", "york", "mets", "the", "a", "braves", "atlanta", "vs", "game", "x", "zürich", "日本"];
+  const pairs: Pair[] = [];
+  while (pairs.length < count) {
+    const tokens = Array.from({ length: 2 + Math.floor(r() ** 2 * 70) }, () => words[Math.floor(r() * words.length)]!);
+    const edited = [...tokens];
+    for (let e = 1 + Math.floor(r() * 3); e > 0; e--) {
+      const i = Math.floor(r() * edited.length);
+      const kind = r();
+      if (kind < 0.4) edited[i] = `${edited[i]!.slice(0, -1)}${"aeo"[Math.floor(r() * 3)]}`;
+      else if (kind < 0.6 && edited.length > 1) edited.splice(i, 1);
+      else if (kind < 0.8) edited.splice(i, 0, edited[i]!);
+      else if (i + 1 < edited.length) [edited[i], edited[i + 1]] = [edited[i + 1]!, edited[i]!];
+    }
+    pairs.push({ input: tokens.join(" "), reference: edited.join(" ") });
+  }
+  return pairs;
+}
+
 describe.skipIf(!hasVenv)("fuzzy_match parity with rapidfuzz on adversarial pairs", () => {
-  const pairs = buildPairs(4000);
+  const pairs = [...buildPairs(4000), ...nearPairs(600)];
   const expected = hasVenv ? runReference<number[]>(pairs, ["--fuzzy"]) : [];
 
   afterAll(() => useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js"));
