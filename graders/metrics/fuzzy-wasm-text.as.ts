@@ -355,3 +355,38 @@ export function diffIds(): void {
   diffAB.len = len1;
   diffBA.len = len2;
 }
+
+/**
+ * An upper bound on the LCS of the two set differences, from their classes in any order (no sort): per id, the fewer
+ * of its counts in the two, plus one space fewer than the smaller difference's words. `counts`: an i32 per id, all
+ * zeros, left so.
+ */
+export function diffLcsBound(counts: usize): i32 {
+  let common = min(diffAB.words, diffBA.words) - 1;
+  for (let c = 0; c < classCount; c++) {
+    if (at32(countA, c) === 0 || at32(countB, c) !== 0) continue;
+    const seq = usize(at32(classSeq, c));
+    for (let k = 0, n = at32(classLen, c); k < n; k++) {
+      const id = at32(seq, k);
+      set32(counts, id, at32(counts, id) + 1);
+    }
+  }
+  for (let c = 0; c < classCount; c++) {
+    if (at32(countB, c) === 0 || at32(countA, c) !== 0) continue;
+    const seq = usize(at32(classSeq, c));
+    for (let k = 0, n = at32(classLen, c); k < n; k++) {
+      const id = at32(seq, k);
+      const left = at32(counts, id);
+      if (left > 0) {
+        common++;
+        set32(counts, id, left - 1);
+      }
+    }
+  }
+  for (let c = 0; c < classCount; c++) {
+    if (at32(countA, c) === 0 || at32(countB, c) !== 0) continue;
+    const seq = usize(at32(classSeq, c));
+    for (let k = 0, n = at32(classLen, c); k < n; k++) set32(counts, at32(seq, k), 0);
+  }
+  return common;
+}

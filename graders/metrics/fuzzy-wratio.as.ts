@@ -34,6 +34,7 @@ import {
   diffAB,
   diffBA,
   diffIds,
+  diffLcsBound,
   endIds,
   placeSlots,
   placeWideIds,
@@ -271,7 +272,8 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
   let best: f64 = 0;
   const minLcs = minLcsFor((f64(ab + ba) - ((100 - cutoff) * f64(lensum)) / 100) / 2);
   let common = 0;
-  if (ab !== 0 && ba !== 0 && min(ab, ba) >= minLcs) {
+  // The differences' LCS: skipped (as if below the cut-off) when their character counts already rule it out.
+  if (ab !== 0 && ba !== 0 && min(ab, ba) >= minLcs && diffLcsBound(counts) >= minLcs) {
     diffIds();
     common = lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   }

@@ -266,7 +266,11 @@ function tokenRatioWithLcs(cutoff: number): number {
   const lensum = 2 * (sectLen + sep) + ab + ba;
   let best = 0;
   const minLcs = minLcsFor((ab + ba - ((100 - cutoff) * lensum) / 100) / 2);
-  const lcs = ab === 0 || ba === 0 ? 0 : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
+  // The differences' LCS: skipped (as if below the cut-off) when their character counts already rule it out.
+  const lcs =
+    ab === 0 || ba === 0 || Math.min(ab, ba) < minLcs || diffLcsBound() < minLcs
+      ? 0
+      : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   if (lcs >= minLcs) best = normDistance(ab + ba - 2 * lcs, lensum);
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = Math.max(cutoff, best);
@@ -275,6 +279,28 @@ function tokenRatioWithLcs(cutoff: number): number {
 }
 
 let counts = new Int32Array(256);
+
+/**
+ * An upper bound on the LCS of the two set differences: per id, the fewer of its counts in the two, plus one space
+ * fewer than the smaller difference's words.
+ */
+function diffLcsBound(): number {
+  if (counts.length < alpha) counts = new Int32Array(Math.max(alpha, counts.length * 2));
+  const a = diffAB.ids;
+  const b = diffBA.ids;
+  for (let i = 0; i < diffAB.len; i++) counts[a[i]!]! += 1;
+  counts[0x20] = 0;
+  let common = Math.min(diffAB.words, diffBA.words) - 1;
+  for (let j = 0; j < diffBA.len; j++) {
+    const id = b[j]!;
+    if (counts[id]! > 0) {
+      common++;
+      counts[id]! -= 1;
+    }
+  }
+  for (let i = 0; i < diffAB.len; i++) counts[a[i]!] = 0;
+  return common;
+}
 
 /**
  * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two (the lists hold the
