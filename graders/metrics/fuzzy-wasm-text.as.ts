@@ -390,3 +390,49 @@ export function diffLcsBound(counts: usize): i32 {
   }
   return common;
 }
+
+/** Adds (`sign` 1) class c's ids `times` times to `counts`, or (-1) takes them off where some are left, counting those. */
+function countClass(counts: usize, c: i32, times: i32, sign: i32): i32 {
+  const seq = usize(at32(classSeq, c));
+  const n = at32(classLen, c);
+  let matched = 0;
+  for (let r = 0; r < times; r++) {
+    for (let k = 0; k < n; k++) {
+      const id = at32(seq, k);
+      const left = at32(counts, id);
+      if (sign > 0) set32(counts, id, left + 1);
+      else if (left > 0) {
+        matched++;
+        set32(counts, id, left - 1);
+      }
+    }
+  }
+  return matched;
+}
+
+/**
+ * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two lists. A token in
+ * both lists matches whole (min(x + y, x + z) = x + min(y, z)), so only the tokens one list has more of are counted by
+ * id; plus one space fewer than the fewer tokens. The same value as fuzzy.ts's count over the texts. `counts`: an i32
+ * per id, all zeros, left so.
+ */
+export function sortedLcsBound(counts: usize): i32 {
+  let common = min(textA.tokens, textB.tokens) - 1;
+  for (let c = 0; c < classCount; c++) {
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    common += min(inA, inB) * at32(classLen, c);
+    if (inA > inB) countClass(counts, c, inA - inB, 1);
+  }
+  for (let c = 0; c < classCount; c++) {
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    if (inB > inA) common += countClass(counts, c, inB - inA, -1);
+  }
+  for (let c = 0; c < classCount; c++) {
+    if (at32(countA, c) <= at32(countB, c)) continue;
+    const seq = usize(at32(classSeq, c));
+    for (let k = 0, n = at32(classLen, c); k < n; k++) set32(counts, at32(seq, k), 0);
+  }
+  return common;
+}

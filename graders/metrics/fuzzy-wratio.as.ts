@@ -43,6 +43,7 @@ import {
   sortedA,
   sortedB,
   sortedIds,
+  sortedLcsBound,
   startIds,
   textA,
   textB,
@@ -55,7 +56,7 @@ let textAt: usize = 0;
 let bytesAt: usize = 0;
 let textCap = 0;
 let arena: usize = 0;
-/** A count per LCS id, all zeros between uses (`sortedLcsBound`). */
+/** A count per LCS id, all zeros between uses (`sortedLcsBound`, `diffLcsBound`). */
 let counts: usize = 0;
 const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
 
@@ -280,33 +281,9 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = max(cutoff, best);
-  if (sortedLcsBound() < minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200)) return best;
+  if (sortedLcsBound(counts) < minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200)) return best;
   sortedIds();
   return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, sortCutoff, 0));
-}
-
-/**
- * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two (the lists hold the
- * texts' ids but spaces, and one space fewer than their tokens).
- */
-function sortedLcsBound(): i32 {
-  const a = textA.seq;
-  const b = textB.seq;
-  for (let i = 0; i < textA.len; i++) {
-    const id = at32(a, i);
-    set32(counts, id, at32(counts, id) + 1);
-  }
-  let common = min(textA.tokens, textB.tokens) - 1;
-  for (let j = 0; j < textB.len; j++) {
-    const id = at32(b, j);
-    const left = at32(counts, id);
-    if (left > 0 && id !== 0x20) {
-      common++;
-      set32(counts, id, left - 1);
-    }
-  }
-  for (let i = 0; i < textA.len; i++) set32(counts, at32(a, i), 0);
-  return common;
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
