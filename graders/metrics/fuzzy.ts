@@ -280,47 +280,33 @@ function tokenRatioWithLcs(cutoff: number): number {
 
 let counts = new Int32Array(256);
 
-/**
- * An upper bound on the LCS of the two set differences: per id, the fewer of its counts in the two, plus one space
- * fewer than the smaller difference's words.
- */
-function diffLcsBound(): number {
+/** How many ids other than the space a[0, aLen) and b[0, bLen) share: per id, the fewer of its counts in the two. */
+function sharedIds(a: Int32Array, aLen: number, b: Int32Array, bLen: number): number {
   if (counts.length < alpha) counts = new Int32Array(Math.max(alpha, counts.length * 2));
-  const a = diffAB.ids;
-  const b = diffBA.ids;
-  for (let i = 0; i < diffAB.len; i++) counts[a[i]!]! += 1;
+  for (let i = 0; i < aLen; i++) counts[a[i]!]! += 1;
   counts[0x20] = 0;
-  let common = Math.min(diffAB.words, diffBA.words) - 1;
-  for (let j = 0; j < diffBA.len; j++) {
+  let shared = 0;
+  for (let j = 0; j < bLen; j++) {
     const id = b[j]!;
     if (counts[id]! > 0) {
-      common++;
+      shared++;
       counts[id]! -= 1;
     }
   }
-  for (let i = 0; i < diffAB.len; i++) counts[a[i]!] = 0;
-  return common;
+  for (let i = 0; i < aLen; i++) counts[a[i]!] = 0;
+  return shared;
 }
 
 /**
- * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two (the lists hold the
- * texts' ids but spaces, and one space fewer than their tokens).
+ * Upper bounds on an LCS from character counts: the ids two space-joined token lists share, plus one space fewer than
+ * the shorter list's tokens. For the set differences, and for the sorted lists (which hold the texts' ids).
  */
+function diffLcsBound(): number {
+  return Math.min(diffAB.words, diffBA.words) - 1 + sharedIds(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len);
+}
+
 function sortedLcsBound(): number {
-  if (counts.length < alpha) counts = new Int32Array(Math.max(alpha, counts.length * 2));
-  const a = textA.seq;
-  const b = textB.seq;
-  for (let i = 0; i < textA.len; i++) counts[a[i]!]! += 1;
-  let common = Math.min(textA.tokens, textB.tokens) - 1;
-  for (let j = 0; j < textB.len; j++) {
-    const id = b[j]!;
-    if (counts[id]! > 0 && id !== 0x20) {
-      common++;
-      counts[id]! -= 1;
-    }
-  }
-  for (let i = 0; i < textA.len; i++) counts[a[i]!] = 0;
-  return common;
+  return Math.min(textA.tokens, textB.tokens) - 1 + sharedIds(textA.seq, textA.len, textB.seq, textB.len);
 }
 
 /** rapidfuzz's `partial_token_ratio`, 0..100; 0 when it cannot exceed `cutoff`. */
