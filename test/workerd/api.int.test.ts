@@ -7,7 +7,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeChatServer, startFakeChatServer } from "../graders/fake-chat-server.ts";
 import { stringCheck } from "../jobs/fixtures.ts";
-import { buildWorkerBundle, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
+import { buildWorkerBundle, eventually, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
 
 const rftLine = (i: number) =>
   JSON.stringify({ messages: [{ role: "user", content: `What is ${i} + ${i}?` }], answer: String(i + i) });
@@ -52,16 +52,6 @@ async function expectApiError(call: Promise<unknown>, status: number, fields: Re
   expect(Object.keys(apiError.error as object).sort()).toEqual(["code", "message", "param", "type"]);
   expect(apiError.error).toMatchObject(fields);
   return apiError;
-}
-
-/** Polls `read` until `done` holds (the queue consumer and waitUntil work run after the response). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("the Worker bundle in workerd", () => {

@@ -134,3 +134,18 @@ export async function freePort(): Promise<number> {
 }
 
 export const removeBundle = (bundle: { dir: string }) => rm(bundle.dir, { recursive: true, force: true });
+
+/** Polls `read` until `done` holds or `timeoutMs` passes, and returns the last value (the queue consumer, waitUntil
+ * work and the cron run after the response, so tests wait for what they cause). */
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -20,7 +20,7 @@ import { HttpRunnerIO, RunnerClient } from "../../gpu-runner/supervisor/http-io.
 import type { StepMetrics } from "../../gpu-runner/supervisor/runner-io.ts";
 import { stringCheck } from "../jobs/fixtures.ts";
 import { FakeKubeApi, type KubeObject } from "../workers/fake-kube-api.ts";
-import { buildWorkerBundle, freePort, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
+import { buildWorkerBundle, eventually, freePort, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
 
 const TRAINING_TEXT = Array.from({ length: 20 }, (_, i) =>
   JSON.stringify({ messages: [{ role: "user", content: `What is ${i} + ${i}?` }], answer: String(i + i) }),
@@ -76,16 +76,6 @@ afterAll(async () => {
   if (bundle) await removeBundle(bundle);
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
-
-/** Polls `read` until `done` holds (the queue consumer works after the response). */
-async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface LaunchedRun {
   jobId: string;
