@@ -7,14 +7,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
 import { wasmKernelAvailable, wasmMemoryBytes } from "../../graders/metrics/fuzzy-kernel.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from "./reference/corpus.ts";
 
 const ALPHABETS = [
   "ab ",
