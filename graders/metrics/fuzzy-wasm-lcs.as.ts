@@ -5,7 +5,7 @@
  * prefix/suffix sweeps of partial_ratio. The same algorithm as fuzzy-indel.ts's `Pattern` (30-bit words in JS).
  *
  * Sequences are LCS ids (i32): a processed code point below 256 is its own id, the others are numbered from 256 per
- * grading (fuzzy-wasm-text.as.ts), so the mask tables are indexed by id and never larger than 256 + the texts' length.
+ * grading (fuzzy-wasm-process.as.ts), so the mask tables are indexed by id and never larger than 256 + the texts' length.
  * `single` (u64 per id, patterns of one word) and `rowOf` (i32 per id: its mask row, patterns of more words) stay all
  * zeros between builds: a build sets only its own ids and the next one clears exactly those.
  */

@@ -1,10 +1,10 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
- * `rapidfuzz.utils.default_process` in the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts), before trimming: the
- * texts arrive as UTF-8, ASCII is mapped by a table, and every other code point by fuzzy-process.ts's rules
- * (`mapNonAscii`, imported from JS), asked once per BMP code point and remembered.
+ * `rapidfuzz.utils.default_process` in the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts), before trimming, and the
+ * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped by a table, and every other code
+ * point by fuzzy-process.ts's rules (`mapNonAscii`, imported from JS), asked once per BMP code point and remembered.
  */
-import { at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
+import { alloc, at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
 
 /** The processed code point of a code point from U+0080 on (fuzzy-process.ts `mapNonAscii`, imported from JS). */
 declare function mapCodePoint(cp: i32): i32;
@@ -31,50 +31,80 @@ export function placeBmpMap(at: usize): void {
   memory.fill(at, 0xff, 0x10000 << 2);
 }
 
-/** Whether the last `decode` wrote a code point from 256 on. */
-export let decodedWide = false;
+// LCS ids: a processed code point below 256 is its own id; the others are numbered from 256 in order of first sight
+// this grading, so the LCS's mask tables are indexed by id and never larger than 256 + the texts' length.
+/** Processed code point -> its id this grading (0: none yet), for code points from 256 on; all zeros between gradings. */
+let wideIdOf: usize = 0;
+/** Id - 256 -> its processed code point, this grading. */
+let wideCps: usize = 0;
+let nextWideId = 256;
+
+/** Places the code point -> id table (0x110000 i32, all zeros). */
+export function placeWideIds(at: usize): void {
+  wideIdOf = at;
+}
+
+/** Starts a grading's ids, with room for `maxWide` distinct wide code points (an arena region). */
+export function startIds(maxWide: i32): void {
+  wideCps = alloc(usize(maxWide) << 2);
+  nextWideId = 256;
+}
+
+/** How many ids this grading uses (every id is below it). */
+export function idCount(): i32 {
+  return nextWideId;
+}
+
+/** Forgets this grading's wide ids. */
+export function endIds(): void {
+  for (let i = 256; i < nextWideId; i++) set32(wideIdOf, at32(wideCps, i - 256), 0);
+  nextWideId = 256;
+}
+
+/** The processed code point of an id. */
+export function cpOf(id: i32): i32 {
+  return id < 256 ? id : at32(wideCps, id - 256);
+}
+
+function idOf(mapped: i32): i32 {
+  if (mapped < 256) return mapped;
+  let id = at32(wideIdOf, mapped);
+  if (id === 0) {
+    id = nextWideId++;
+    set32(wideIdOf, mapped, id);
+    set32(wideCps, id - 256, mapped);
+  }
+  return id;
+}
 
 /**
- * default_process's code points (not yet trimmed) of the UTF-8 text src[0, n) (what `TextEncoder.encodeInto` wrote:
- * valid, a lone surrogate already U+FFFD, which is no alphanumeric, as the surrogate would not be) into `dst`;
- * returns their count.
+ * default_process of the UTF-16 text src[0, n) (code units, as JS strings hold them), not yet trimmed, as LCS ids into
+ * `dst`; returns their count. A lone surrogate is processed as itself (no alphanumeric: a space), as Python would.
  */
 export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
-  let wide = false;
   let i = 0;
   while (i < n) {
-    let c = i32(load<u8>(src + usize(i)));
+    let c = i32(load<u16>(src + (usize(i) << 1)));
+    i++;
     if (c < 0x80) {
       set32(dst, count++, i32(load<u8>(ASCII_MAP + usize(c))));
-      i++;
       continue;
     }
-    const b1 = i32(load<u8>(src + usize(i + 1))) & 0x3f;
-    if (c < 0xe0) {
-      c = ((c & 0x1f) << 6) | b1;
-      i += 2;
-    } else {
-      const b2 = i32(load<u8>(src + usize(i + 2))) & 0x3f;
-      if (c < 0xf0) {
-        c = ((c & 0x0f) << 12) | (b1 << 6) | b2;
-        i += 3;
-      } else {
-        c = ((c & 0x07) << 18) | (b1 << 12) | (b2 << 6) | (i32(load<u8>(src + usize(i + 3))) & 0x3f);
-        i += 4;
+    if ((c & 0xfc00) === 0xd800 && i < n) {
+      const low = i32(load<u16>(src + (usize(i) << 1)));
+      if ((low & 0xfc00) === 0xdc00) {
+        i++;
+        set32(dst, count++, idOf(mapCodePoint(0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00))));
+        continue;
       }
     }
-    let mapped: i32;
-    if (c < 0x10000) {
-      mapped = at32(bmpMap, c);
-      if (mapped < 0) {
-        mapped = mapCodePoint(c);
-        set32(bmpMap, c, mapped);
-      }
-    } else mapped = mapCodePoint(c);
-    if (mapped >= 256) wide = true;
-    set32(dst, count++, mapped);
+    let mapped = at32(bmpMap, c);
+    if (mapped < 0) {
+      mapped = mapCodePoint(c);
+      set32(bmpMap, c, mapped);
+    }
+    set32(dst, count++, idOf(mapped));
   }
-  decodedWide = wide;
   return count;
 }

@@ -7,15 +7,14 @@
  * the intersection and the differences are then one walk over the sorted classes with each class's count per text.
  * Token equality anywhere after that is one integer comparison.
  */
-import { alloc, at32, same32, set32, setIdCount } from "./fuzzy-wasm-lcs.as.ts";
+import { alloc, at32, same32, set32 } from "./fuzzy-wasm-lcs.as.ts";
+import { cpOf } from "./fuzzy-wasm-process.as.ts";
 
-/** A processed text: code points (i32), its LCS ids and its tokens, all in the per-grading arena. */
+/** A processed text: its LCS ids (i32, fuzzy-wasm-process.as.ts) and its tokens, all in the per-grading arena. */
 @unmanaged
 export class Text {
-  cps: usize;
-  len: i32;
-  /** LCS ids: `cps` itself when every code point is below 256. */
   seq: usize;
+  len: i32;
   tokens: i32;
   starts: usize;
   ends: usize;
@@ -40,42 +39,18 @@ export const diffBA = changetype<Joined>(memory.data(16));
 export let sectCount = 0;
 export let sectLen = 0;
 
-/** Code point -> its LCS id this grading (0: none yet), for code points from 256 on; all zeros between gradings. */
-let wideIdOf: usize = 0;
-let wideCps: usize = 0;
-let nextWideId = 256;
-
-/** Places the code point -> id table (all zeros). */
-export function placeWideIds(at: usize): void {
-  wideIdOf = at;
-}
-
-/** Starts a grading: `wideCps` gets room for every distinct wide code point the texts can hold. */
-export function startIds(maxWide: i32): void {
-  wideCps = alloc(usize(maxWide) << 2);
-  nextWideId = 256;
-}
-
-/** Forgets this grading's wide ids. */
-export function endIds(): void {
-  for (let i = 256; i < nextWideId; i++) set32(wideIdOf, at32(wideCps, i - 256), 0);
-  nextWideId = 256;
-}
-
-/** The processed code points `cps[0, n)`, trimmed of spaces, as `t`. */
-export function trim(t: Text, cps: usize, n: i32): void {
+/** The processed text `seq[0, n)` (ids), trimmed of spaces, as `t`. */
+export function trim(t: Text, seq: usize, n: i32): void {
   let start = 0;
-  while (start < n && at32(cps, start) === 0x20) start++;
-  while (n > start && at32(cps, n - 1) === 0x20) n--;
-  t.cps = cps + (usize(start) << 2);
+  while (start < n && at32(seq, start) === 0x20) start++;
+  while (n > start && at32(seq, n - 1) === 0x20) n--;
+  t.seq = seq + (usize(start) << 2);
   t.len = n - start;
 }
 
-// Token classes, i32 per class unless said: where its code points start (a byte address) and how many, its LCS ids
-// (a byte address), its hash, its sort key (u64: its first three code points plus one each, 0 past its end, so most
+// Token classes, i32 per class unless said: where its ids start (a byte address) and how many, its hash, its sort key (u64: its first three code points plus one each, 0 past its end, so most
 // comparisons stop there), its count in A and in B; then the classes in code-point order.
 let classCount = 0;
-let classCps: usize = 0;
 let classLen: usize = 0;
 let classSeq: usize = 0;
 let classHash: usize = 0;
@@ -98,18 +73,10 @@ export function placeSlots(at: usize, cap: i32): void {
   stamp = 0;
 }
 
-/** The LCS ids of both texts (`wide`: whether a text holds a code point from 256 on, which then gets ids of its own). */
-export function assignIds(wideA: bool, wideB: bool): void {
-  textA.seq = wideA ? wideIds(textA) : textA.cps;
-  textB.seq = wideB ? wideIds(textB) : textB.cps;
-  setIdCount(nextWideId);
-}
-
 /** Splits both texts into tokens, groups the tokens into classes, and builds the sorted lists and the set decomposition. */
 export function tokenize(): void {
   const cap = ((textA.len + 1) >> 1) + ((textB.len + 1) >> 1);
   classCount = 0;
-  classCps = alloc(usize(cap) << 2);
   classLen = alloc(usize(cap) << 2);
   classSeq = alloc(usize(cap) << 2);
   classHash = alloc(usize(cap) << 2);
@@ -129,28 +96,9 @@ export function tokenize(): void {
   decompose();
 }
 
-function wideIds(t: Text): usize {
-  const seq = alloc(usize(t.len) << 2);
-  for (let i = 0; i < t.len; i++) {
-    const c = at32(t.cps, i);
-    if (c < 256) {
-      set32(seq, i, c);
-      continue;
-    }
-    let id = at32(wideIdOf, c);
-    if (id === 0) {
-      id = nextWideId++;
-      set32(wideIdOf, c, id);
-      set32(wideCps, id - 256, c);
-    }
-    set32(seq, i, id);
-  }
-  return seq;
-}
-
 /** The tokens of `t`, each counted in `counts` under its class. */
 function split(t: Text, counts: usize): void {
-  const cps = t.cps;
+  const seq = t.seq;
   const len = t.len;
   const cap = (len + 1) >> 1;
   t.starts = alloc(usize(cap) << 2);
@@ -159,14 +107,14 @@ function split(t: Text, counts: usize): void {
   let count = 0;
   let i = 0;
   while (i < len) {
-    while (at32(cps, i) === 0x20) i++; // the text is trimmed: a token follows
+    while (at32(seq, i) === 0x20) i++; // the text is trimmed: a token follows
     const start = i;
     let h: u32 = 0x811c9dc5;
-    let c = at32(cps, i);
+    let c = at32(seq, i);
     do {
       h = (h ^ u32(c)) * 0x01000193;
       if (++i >= len) break;
-      c = at32(cps, i);
+      c = at32(seq, i);
     } while (c !== 0x20);
     set32(t.starts, count, start);
     set32(t.ends, count, i);
@@ -178,15 +126,15 @@ function split(t: Text, counts: usize): void {
   t.tokens = count;
 }
 
-/** The class of the token cps[start, start+n) of `t` with hash h, made on first sight. */
+/** The class of the token seq[start, start+n) of `t` with hash h, made on first sight. */
 function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
-  const at = t.cps + (usize(start) << 2);
+  const at = t.seq + (usize(start) << 2);
   let slot = h & slotMask;
   for (;;) {
     const p = slots + (usize(slot) << 3);
     if (load<i32>(p) !== stamp) break;
     const c = load<i32>(p, 4);
-    if (at32(classHash, c) === h && at32(classLen, c) === n && same32(usize(at32(classCps, c)), at, n)) {
+    if (at32(classHash, c) === h && at32(classLen, c) === n && same32(usize(at32(classSeq, c)), at, n)) {
       return c;
     }
     slot = (slot + 1) & slotMask;
@@ -195,15 +143,14 @@ function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
   const p = slots + (usize(slot) << 3);
   store<i32>(p, stamp);
   store<i32>(p, c, 4);
-  set32(classCps, c, i32(at));
+  set32(classSeq, c, i32(at));
   set32(classLen, c, n);
-  set32(classSeq, c, i32(t.seq + (usize(start) << 2)));
   set32(classHash, c, h);
   set32(countA, c, 0);
   set32(countB, c, 0);
-  let key = u64(load<i32>(at) + 1) << 42;
-  if (n > 1) key |= u64(load<i32>(at, 4) + 1) << 21;
-  if (n > 2) key |= u64(load<i32>(at, 8) + 1);
+  let key = u64(cpOf(load<i32>(at)) + 1) << 42;
+  if (n > 1) key |= u64(cpOf(load<i32>(at, 4)) + 1) << 21;
+  if (n > 2) key |= u64(cpOf(load<i32>(at, 8)) + 1);
   store<u64>(classKey + (usize(c) << 3), key);
   return c;
 }
@@ -213,13 +160,13 @@ function after(x: i32, y: i32): bool {
   const kx = load<u64>(classKey + (usize(x) << 3));
   const ky = load<u64>(classKey + (usize(y) << 3));
   if (kx !== ky) return kx > ky;
-  const p = usize(at32(classCps, x));
-  const q = usize(at32(classCps, y));
+  const p = usize(at32(classSeq, x));
+  const q = usize(at32(classSeq, y));
   const lx = at32(classLen, x);
   const ly = at32(classLen, y);
   const n = min(lx, ly);
   for (let k = 3; k < n; k++) {
-    const d = load<i32>(p + (usize(k) << 2)) - load<i32>(q + (usize(k) << 2));
+    const d = cpOf(load<i32>(p + (usize(k) << 2))) - cpOf(load<i32>(q + (usize(k) << 2)));
     if (d !== 0) return d > 0;
   }
   return lx > ly;

@@ -4,8 +4,8 @@
  * cut-offs in the same order, so the scores are the JS pipeline's to the last bit (test/graders/fuzzy-wasm.unit.test.ts).
  * One call per grading (fuzzy-kernel.ts):
  *
- *   const at = input(maxA + maxB, 0); // room for that many UTF-16 code units: A's UTF-8 goes at `at`, B's at bytesB()
- *   const score = wratio(bytesOfA, bytesOfB); // 0..100
+ *   const at = input(maxA + maxB, 0); // room for that many UTF-16 code units: A goes at `at`, B at unitsB()
+ *   const score = wratio(unitsOfA, unitsOfB); // 0..100
  *
  * Memory: the code point -> id table and the BMP map (fixed), then the texts' regions (code points and UTF-8), the
  * id-indexed mask tables and the class hash table (grown to fit the largest grading so far), then a per-grading arena
@@ -25,26 +25,23 @@ import {
   releaseTo,
   same32,
   set32,
+  setIdCount,
   sweep,
   top,
 } from "./fuzzy-wasm-lcs.as.ts";
-import { decode, decodedWide, placeBmpMap } from "./fuzzy-wasm-process.as.ts";
+import { decode, endIds, idCount, placeBmpMap, placeWideIds, startIds } from "./fuzzy-wasm-process.as.ts";
 import {
-  assignIds,
   diffAB,
   diffBA,
   diffIds,
   diffLcsBound,
-  endIds,
   placeSlots,
-  placeWideIds,
   sectCount,
   sectLen,
   sortedA,
   sortedB,
   sortedIds,
   sortedLcsBound,
-  startIds,
   textA,
   textB,
   tokenize,
@@ -53,7 +50,7 @@ import {
 
 const CODE_POINTS = 0x110000;
 let textAt: usize = 0;
-let bytesAt: usize = 0;
+let unitsAt: usize = 0;
 let textCap = 0;
 let arena: usize = 0;
 /** A count per LCS id, all zeros between uses (`sortedLcsBound`, `diffLcsBound`). */
@@ -61,18 +58,18 @@ let counts: usize = 0;
 const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
 
 /**
- * Makes room for texts of up to maxA + maxB UTF-16 code units; returns where to write them in UTF-8: A at the address
- * returned, B at `bytesB()` (each region holds 3 bytes per code unit, the most UTF-8 needs).
+ * Makes room for texts of up to maxA + maxB UTF-16 code units; returns where to write them: A at the address
+ * returned, B at `unitsB()` (each region holds that many code units).
  */
 export function input(maxA: i32, maxB: i32): usize {
   const n = maxA + maxB;
   if (textAt === 0 || n > textCap) layout(max(n, max(textCap * 2, 1024)));
-  return bytesAt;
+  return unitsAt;
 }
 
-/** Where B's UTF-8 goes. */
-export function bytesB(): usize {
-  return bytesAt + usize(textCap) * 3;
+/** Where B's code units go. */
+export function unitsB(): usize {
+  return unitsAt + (usize(textCap) << 1);
 }
 
 function layout(cap: i32): void {
@@ -87,9 +84,9 @@ function layout(cap: i32): void {
   }
   textCap = cap;
   textAt = bmpMap + (0x10000 << 2);
-  bytesAt = textAt + (usize(cap) << 2);
+  unitsAt = textAt + (usize(cap) << 2);
   const alpha = usize(256 + cap);
-  const single = (bytesAt + usize(cap) * 6 + 7) & ~usize(7);
+  const single = (unitsAt + (usize(cap) << 2) + 7) & ~usize(7);
   const rowOf = single + (alpha << 3);
   const rowIds = rowOf + (alpha << 2);
   counts = rowIds + ((alpha + 1) << 2);
@@ -342,25 +339,22 @@ function tokenMatchLowerBound(): i32 {
 }
 
 function sameText(): bool {
-  return textA.len === textB.len && same32(textA.cps, textB.cps, textA.len);
+  return textA.len === textB.len && same32(textA.seq, textB.seq, textA.len);
 }
 
-/** rapidfuzz.fuzz.WRatio(A, B, processor=default_process) of the UTF-8 texts written where `input` said, 0..100. */
-export function wratio(bytesA: i32, bytesBLen: i32): f64 {
-  const lenA = decode(bytesAt, bytesA, textAt);
-  const wideA = decodedWide;
-  const lenB = decode(bytesB(), bytesBLen, textAt + (usize(lenA) << 2));
-  const wideB = decodedWide;
-  trim(textA, textAt, lenA);
-  trim(textB, textAt + (usize(lenA) << 2), lenB);
-  if (!textA.len || !textB.len) return 0;
-  if (sameText()) return 100;
+/** rapidfuzz.fuzz.WRatio(A, B, processor=default_process) of the UTF-16 texts written where `input` said, 0..100. */
+export function wratio(unitsA: i32, unitsBLen: i32): f64 {
   releaseTo(arena);
   // Everything a grading allocates but the LCS masks is linear in its length: about 52 bytes per code point.
-  ensure(arena + usize(textA.len + textB.len) * 64 + 4096);
-  startIds(textA.len + textB.len);
-  assignIds(wideA, wideB);
-  const score = scores();
+  ensure(arena + usize(unitsA + unitsBLen) * 64 + 4096);
+  startIds(unitsA + unitsBLen);
+  const lenA = decode(unitsAt, unitsA, textAt);
+  const lenB = decode(unitsB(), unitsBLen, textAt + (usize(lenA) << 2));
+  setIdCount(idCount());
+  trim(textA, textAt, lenA);
+  trim(textB, textAt + (usize(lenA) << 2), lenB);
+  let score: f64 = 0;
+  if (textA.len && textB.len) score = sameText() ? 100 : scores();
   clearPattern();
   endIds();
   return score;
