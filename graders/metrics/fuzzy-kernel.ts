@@ -84,7 +84,9 @@ function drop(): void {
 function place(k: WRatioExports, count: number): void {
   const at = k.input(count, 0);
   offsetB = k.unitsB() - at;
-  units = NodeBuffer ? NodeBuffer.from(k.memory.buffer, at, 2 * offsetB) : new Uint8Array(k.memory.buffer, at, 2 * offsetB);
+  units = NodeBuffer
+    ? NodeBuffer.from(k.memory.buffer, at, 2 * offsetB)
+    : new Uint8Array(k.memory.buffer, at, 2 * offsetB);
   textCap = offsetB >> 1;
 }
 
