@@ -47,8 +47,9 @@ type UnitWriter = (view: Uint8Array, text: string, offset: number) => number;
 interface NodeBufferLike extends Uint8Array {
   ucs2Write(text: string, offset: number): number;
 }
-const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBuffer, at: number, len: number): NodeBufferLike } })
-  .Buffer;
+const NodeBuffer = (
+  globalThis as unknown as { Buffer?: { from(b: ArrayBuffer, at: number, len: number): NodeBufferLike } }
+).Buffer;
 
 const writeUnits: UnitWriter = NodeBuffer
   ? (view, text, offset) => (view as NodeBufferLike).ucs2Write(text, offset) >> 1
