@@ -6,13 +6,13 @@
  *
  * Sequences are LCS ids (i32): a processed code point below 256 is its own id, the others are numbered from 256 per
  * grading (fuzzy-wasm-process.as.ts), so the mask tables are indexed by id and never larger than 256 + the texts' length.
- * `single` (u64 per id, patterns of one word) and `rowOf` (i32 per id: its mask row, patterns of more words) stay all
- * zeros between builds: a build sets only its own ids and the next one clears exactly those.
+ * `direct` (two u64 per id: patterns of one or two words) and `rowOf` (i32 per id: its mask row, patterns of more
+ * words) stay all zeros between builds: a build sets only its own ids and the next one clears exactly those.
  */
 
 /** Byte address of a region; everything per grading is bump-allocated from `top` and released by resetting it. */
 export let top: usize = 0;
-let single: usize = 0;
+let direct: usize = 0;
 let rowOf: usize = 0;
 
 const ALL: u64 = u64(-1);
@@ -25,8 +25,8 @@ export function setIdCount(n: i32): void {
 }
 
 /** Places the id-indexed mask tables (all zeros) and `rowIds` (as many i32 as ids, plus one). */
-export function placeTables(singleAt: usize, rowOfAt: usize, rowIdsAt: usize): void {
-  single = singleAt;
+export function placeTables(directAt: usize, rowOfAt: usize, rowIdsAt: usize): void {
+  direct = directAt;
   rowOf = rowOfAt;
   rowIds = rowIdsAt;
 }
@@ -91,8 +91,12 @@ function fill64(at: usize, v: u64, n: i32): void {
 /** Forgets the current pattern: zeroes the table entries its ids set. */
 export function clearPattern(): void {
   if (patLen === 0) return;
-  if (words === 1) {
-    for (let i = patFrom; i < patTo; i++) store<u64>(single + (usize(at32(patSeq, i)) << 3), 0);
+  if (words <= 2) {
+    for (let i = patFrom; i < patTo; i++) {
+      const p = direct + (usize(at32(patSeq, i)) << 4);
+      store<u64>(p, 0);
+      store<u64>(p, 0, 8);
+    }
   } else {
     for (let r = 1; r < rows; r++) set32(rowOf, at32(rowIds, r), 0);
   }
@@ -110,11 +114,12 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
   patFrom = from;
   patTo = to;
   patLen = len;
-  if (len <= 64) {
-    words = 1;
+  if (len <= 128) {
+    // One or two words: the masks straight in the id-indexed table, word k of id at direct + id * 16 + k * 8.
+    words = len <= 64 ? 1 : 2;
     for (let i = 0; i < len; i++) {
-      const p = single + (usize(at32(seq, reverse ? to - 1 - i : from + i)) << 3);
-      store<u64>(p, load<u64>(p) | (u64(1) << u64(i)));
+      const p = direct + (usize(at32(seq, reverse ? to - 1 - i : from + i)) << 4) + (usize(i >> 6) << 3);
+      store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));
     }
     return;
   }
@@ -144,7 +149,9 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
 
 /** Whether the pattern contains `id`. */
 export function has(id: i32): bool {
-  return words === 1 ? load<u64>(single + (usize(id) << 3)) !== 0 : at32(rowOf, id) !== 0;
+  if (words > 2) return at32(rowOf, id) !== 0;
+  const p = direct + (usize(id) << 4);
+  return (load<u64>(p) | load<u64>(p, 8)) !== 0;
 }
 
 function lowBits(bits: i32): u64 {
@@ -183,10 +190,25 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
   if (words === 1) {
     let v = ALL;
     for (let j = from; j < to; j++) {
-      const u = v & load<u64>(single + (usize(at32(text, j)) << 3));
+      const u = v & load<u64>(direct + (usize(at32(text, j)) << 4));
       v = (v + u) | (v - u);
     }
     return i32(popcnt<u64>(~v & lowBits(patLen)));
+  }
+  if (words === 2) {
+    // Two words in locals (no band: it would skip little of two words).
+    let v0 = ALL;
+    let v1 = ALL;
+    for (let j = from; j < to; j++) {
+      const p = direct + (usize(at32(text, j)) << 4);
+      const u0 = v0 & load<u64>(p);
+      const u1 = v1 & load<u64>(p, 8);
+      const s0 = v0 + u0;
+      const next0 = s0 | (v0 - u0);
+      v1 = (v1 + u1 + u64(s0 < v0)) | (v1 - u1);
+      v0 = next0;
+    }
+    return i32(popcnt<u64>(~v0) + popcnt<u64>(~v1 & lowBits(patLen - 64)));
   }
   fill64(state, ALL, words);
   const len2 = to - from;
@@ -212,9 +234,26 @@ export function sweep(text: usize, start: i32, dir: i32, count: i32, out: usize)
     const keep = lowBits(patLen);
     let v = ALL;
     for (let k = 1; k <= count; k++) {
-      const u = v & load<u64>(single + (usize(at32(text, j)) << 3));
+      const u = v & load<u64>(direct + (usize(at32(text, j)) << 4));
       v = (v + u) | (v - u);
       set32(out, k, i32(popcnt<u64>(~v & keep)));
+      j += dir;
+    }
+    return;
+  }
+  if (words === 2) {
+    const keep = lowBits(patLen - 64);
+    let v0 = ALL;
+    let v1 = ALL;
+    for (let k = 1; k <= count; k++) {
+      const p = direct + (usize(at32(text, j)) << 4);
+      const u0 = v0 & load<u64>(p);
+      const u1 = v1 & load<u64>(p, 8);
+      const s0 = v0 + u0;
+      const next0 = s0 | (v0 - u0);
+      v1 = (v1 + u1 + u64(s0 < v0)) | (v1 - u1);
+      v0 = next0;
+      set32(out, k, i32(popcnt<u64>(~v0) + popcnt<u64>(~v1 & keep)));
       j += dir;
     }
     return;

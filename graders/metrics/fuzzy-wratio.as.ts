@@ -86,15 +86,15 @@ function layout(cap: i32): void {
   textAt = bmpMap + (0x10000 << 2);
   unitsAt = textAt + (usize(cap) << 2);
   const alpha = usize(256 + cap);
-  const single = (unitsAt + (usize(cap) << 2) + 7) & ~usize(7);
-  const rowOf = single + (alpha << 3);
+  const direct = (unitsAt + (usize(cap) << 2) + 15) & ~usize(15);
+  const rowOf = direct + (alpha << 4);
   const rowIds = rowOf + (alpha << 2);
   counts = rowIds + ((alpha + 1) << 2);
   const slots = (counts + (alpha << 2) + 7) & ~usize(7);
   arena = slots + (usize(slotCap) << 3);
   ensure(arena);
-  memory.fill(single, 0, arena - single);
-  placeTables(single, rowOf, rowIds);
+  memory.fill(direct, 0, arena - direct);
+  placeTables(direct, rowOf, rowIds);
   placeSlots(slots, slotCap);
 }
 
