@@ -220,6 +220,9 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
     const first = col > bandRight ? (col - bandRight) >> 6 : 0;
     const last = min(words, (col + bandLeft + 64) >> 6);
     advance(rowAt(at32(text, from + col)), first, last);
+    // Every 64 columns: a path within the band has at most zeros() matches so far and one per column left, so when
+    // those cannot reach minLcs, neither can the LCS (long texts whose cut-off is above their ratio stop about halfway).
+    if ((col & 63) === 63 && minLcs > 0 && zeros() + (len2 - 1 - col) < minLcs) return 0;
   }
   return zeros();
 }
