@@ -129,6 +129,9 @@ export class Pattern {
         carry = sum >>> BITS;
         s[w] = (sum | (x - u)) & FULL;
       }
+      // Every 64 columns: a path within the band has at most zeros() matches so far and one per column left; when
+      // those cannot reach minLcs, neither can the LCS.
+      if ((row & 63) === 63 && minLcs > 0 && this.zeros(s) + (len2 - 1 - row) < minLcs) return 0;
     }
     return this.zeros(s);
   }
