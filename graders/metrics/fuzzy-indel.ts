@@ -115,6 +115,8 @@ export class Pattern {
     const len2 = to - from;
     const bandLeft = len1 - minLcs;
     const bandRight = len2 - minLcs;
+    let frozen = 0;
+    let frozenTo = 0;
     for (let row = 0; row < len2; row++) {
       // Column `row` can only hold a match of a subsequence of length minLcs in pattern rows
       // [row - bandRight, row + bandLeft]: only the words holding those rows are computed.
@@ -129,9 +131,15 @@ export class Pattern {
         carry = sum >>> BITS;
         s[w] = (sum | (x - u)) & FULL;
       }
-      // Every 64 columns: a path within the band has at most zeros() matches so far and one per column left; when
-      // those cannot reach minLcs, neither can the LCS.
-      if ((row & 63) === 63 && minLcs > 0 && this.zeros(s) + (len2 - 1 - row) < minLcs) return 0;
+      // Every 64 columns: a path within the band has at most as many matches so far as the state's zeros, and one
+      // per column left; when those cannot reach minLcs, neither can the LCS. Words below the band never change
+      // again and are counted once; words above it are all ones.
+      if ((row & 63) === 63 && minLcs > 0) {
+        for (; frozenTo < first; frozenTo++) frozen += zeroBits(s[frozenTo]!, Math.min(BITS, len1 - frozenTo * BITS));
+        let matches = frozen;
+        for (let w = frozenTo; w < last; w++) matches += zeroBits(s[w]!, Math.min(BITS, len1 - w * BITS));
+        if (matches + (len2 - 1 - row) < minLcs) return 0;
+      }
     }
     return this.zeros(s);
   }

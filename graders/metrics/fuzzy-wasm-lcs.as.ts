@@ -162,11 +162,14 @@ function rowAt(id: i32): usize {
   return masks + usize(at32(rowOf, id)) * (usize(words) << 3);
 }
 
+/** The zeros (matches) of word w of the state. */
+function zerosOf(w: i32): i32 {
+  return i32(popcnt<u64>(~load<u64>(state + (usize(w) << 3)) & lowBits(patLen - w * 64)));
+}
+
 function zeros(): i32 {
   let total = 0;
-  for (let w = 0; w < words; w++) {
-    total += i32(popcnt<u64>(~load<u64>(state + (usize(w) << 3)) & lowBits(patLen - w * 64)));
-  }
+  for (let w = 0; w < words; w++) total += zerosOf(w);
   return total;
 }
 
@@ -214,15 +217,23 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
   const len2 = to - from;
   const bandLeft = patLen - minLcs;
   const bandRight = len2 - minLcs;
+  let frozen = 0;
+  let frozenTo = 0;
   for (let col = 0; col < len2; col++) {
     // Column `col` can only hold a match of a subsequence of length minLcs in pattern positions
     // [col - bandRight, col + bandLeft]: only the words holding those are computed.
     const first = col > bandRight ? (col - bandRight) >> 6 : 0;
     const last = min(words, (col + bandLeft + 64) >> 6);
     advance(rowAt(at32(text, from + col)), first, last);
-    // Every 64 columns: a path within the band has at most zeros() matches so far and one per column left, so when
-    // those cannot reach minLcs, neither can the LCS (long texts whose cut-off is above their ratio stop about halfway).
-    if ((col & 63) === 63 && minLcs > 0 && zeros() + (len2 - 1 - col) < minLcs) return 0;
+    // Every 64 columns: a path within the band has at most as many matches so far as the state's zeros, and one per
+    // column left; when those cannot reach minLcs, neither can the LCS (long texts whose cut-off is above their ratio
+    // stop about halfway). Words below the band never change again and are counted once; words above it are all ones.
+    if ((col & 63) === 63 && minLcs > 0) {
+      for (; frozenTo < first; frozenTo++) frozen += zerosOf(frozenTo);
+      let matches = frozen;
+      for (let w = frozenTo; w < last; w++) matches += zerosOf(w);
+      if (matches + (len2 - 1 - col) < minLcs) return 0;
+    }
   }
   return zeros();
 }

@@ -85,7 +85,7 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
   let i = 0;
   while (i < n) {
-    let c = i32(load<u16>(src + (usize(i) << 1)));
+    const c = i32(load<u16>(src + (usize(i) << 1)));
     i++;
     if (c < 0x80) {
       set32(dst, count++, i32(load<u8>(ASCII_MAP + usize(c))));

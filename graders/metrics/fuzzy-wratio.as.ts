@@ -363,6 +363,15 @@ export function wratio(unitsA: i32, unitsBLen: i32): f64 {
 /** Texts up to this many code points together get `ratio` before any token work (see `scores`). */
 const EXACT_FIRST = 400;
 
+/**
+ * Whether the LCS band that a cut-off leaves is wide enough (over 768 code points, 12 words a column) for the
+ * token-match lower bound, linear in the texts, to pay for itself by narrowing it. Narrower, the LCS's own early stop
+ * (fuzzy-wasm-lcs.as.ts) is cheaper: 10% on the corpus's long texts, whose token_set ratio is above their ratio.
+ */
+function wideBand(lensum: i32, cutoff: f64): bool {
+  return lensum - 2 * minLcsFor((cutoff * f64(lensum)) / 200) > 768;
+}
+
 function scores(): f64 {
   const a = textA.seq;
   const b = textB.seq;
@@ -384,10 +393,7 @@ function scores(): f64 {
     tokenize();
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
-    // Long texts: the token-match lower bound narrows the LCS band only where the cut-off leaves it wide (below 80: a
-    // band over a fifth of the texts); above, the LCS's own early stop is cheaper than the bound (10% on the
-    // corpus's long texts, whose token_set ratio is above their ratio).
-    if (end < 0) end = ratio(a, len1, b, len2, best, len1 + len2 > 600 && best < 80 ? tokenMatchLowerBound() : 0);
+    if (end < 0) end = ratio(a, len1, b, len2, best, wideBand(len1 + len2, best) ? tokenMatchLowerBound() : 0);
     // At 95 token_ratio (at most 100, scaled by 0.95) cannot raise the maximum.
     if (end >= 95 || setScore === 100) return max(best, end);
     best = max(best, end);

@@ -397,9 +397,10 @@ function wratio(): number {
   if (lenRatio < 1.5) {
     const setScore = tokenSetRatioWithoutLcs();
     let best = setScore * UNBASE_SCALE;
-    // Long texts: the token-match lower bound only where the cut-off leaves the LCS band wide (below 80); above, the
-    // LCS's own early stop is cheaper (as in fuzzy-wratio.as.ts).
-    if (end < 0) end = ratio(a, len1, b, len2, best, len1 + len2 > 200 && best < 80 ? tokenMatchLowerBound(a, b) : 0);
+    // Long texts: the token-match lower bound only where the cut-off leaves the LCS band wide (over 768 code points);
+    // narrower, the LCS's own early stop is cheaper (as in fuzzy-wratio.as.ts `wideBand`).
+    const wideBand = len1 + len2 - 2 * minLcsFor((best * (len1 + len2)) / 200) > 768;
+    if (end < 0) end = ratio(a, len1, b, len2, best, wideBand ? tokenMatchLowerBound(a, b) : 0);
     // At 95 token_ratio (at most 100, scaled by 0.95) cannot raise the maximum.
     if (end >= 95 || setScore === 100) return Math.max(best, end);
     best = Math.max(best, end);
