@@ -24,7 +24,7 @@ function compile(): WebAssembly.Module | null {
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     return new WebAssembly.Module(bytes);
   } catch {
-    return null; // workerd: no compiling from bytes
+    return null; // workerd: no compiling from bytes (or a runtime without WebAssembly SIMD, which Node has since 16.4)
   }
 }
 

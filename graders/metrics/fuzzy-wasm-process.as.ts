@@ -85,6 +85,22 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
   let i = 0;
   while (i < n) {
+    if (i + 8 <= n) {
+      // Eight ASCII code units at once: letters lowercased, digits kept, everything else a space (ASCII_MAP's rule).
+      const v = v128.load(src + (usize(i) << 1));
+      if (!v128.any_true(v128.and(v, i16x8.splat(i16(0xff80))))) {
+        const lower = v128.or(v, i16x8.splat(0x20));
+        const letter = i16x8.lt_u(i16x8.sub(lower, i16x8.splat(0x61)), i16x8.splat(26));
+        const digit = i16x8.lt_u(i16x8.sub(v, i16x8.splat(0x30)), i16x8.splat(10));
+        const mapped = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
+        const at = dst + (usize(count) << 2);
+        v128.store(at, i32x4.extend_low_i16x8_u(mapped));
+        v128.store(at, i32x4.extend_high_i16x8_u(mapped), 16);
+        count += 8;
+        i += 8;
+        continue;
+      }
+    }
     const c = i32(load<u16>(src + (usize(i) << 1)));
     i++;
     if (c < 0x80) {
