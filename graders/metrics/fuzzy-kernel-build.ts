@@ -17,7 +17,19 @@ const dir = mkdtempSync(join(tmpdir(), "fuzzy-wratio-"));
 try {
   const wasm = join(dir, "wratio.wasm");
   const asc = join(here, "../../node_modules/.bin/asc");
-  const flags = ["--runtime", "stub", "--optimizeLevel", "3", "--shrinkLevel", "0", "--noAssert", "--enable", "simd", "--outFile", wasm];
+  const flags = [
+    "--runtime",
+    "stub",
+    "--optimizeLevel",
+    "3",
+    "--shrinkLevel",
+    "0",
+    "--noAssert",
+    "--enable",
+    "simd",
+    "--outFile",
+    wasm,
+  ];
   execFileSync(asc, [join(here, "fuzzy-wratio.as.ts"), ...flags], { stdio: "inherit" });
   const base64 = readFileSync(wasm).toString("base64");
   const lines = base64.match(/.{1,100}/g) ?? [];

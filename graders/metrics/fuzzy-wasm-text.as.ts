@@ -38,6 +38,8 @@ export const diffAB = changetype<Joined>(memory.data(16));
 export const diffBA = changetype<Joined>(memory.data(16));
 export let sectCount = 0;
 export let sectLen = 0;
+/** The excess matches (`excessMatches`) of this grading; -1 until asked. */
+let excessMatched = -1;
 
 /** The processed text `seq[0, n)` (ids), trimmed of spaces, as `t`. */
 export function trim(t: Text, seq: usize, n: i32): void {
@@ -93,6 +95,7 @@ export function tokenize(): void {
   split(textA, countA);
   split(textB, countB);
   classOrder = 0;
+  excessMatched = -1;
   decompose();
 }
 
@@ -304,38 +307,38 @@ export function diffIds(): void {
 }
 
 /**
- * An upper bound on the LCS of the two set differences, from their classes in any order (no sort): per id, the fewer
- * of its counts in the two, plus one space fewer than the smaller difference's words. `counts`: an i32 per id, all
- * zeros, left so.
+ * Per id, the fewer of its counts in the tokens A has more of than B and those B has more of than A (a class's excess
+ * copies): computed once per grading, when a bound first asks. `counts`: an i32 per id, all zeros, left so.
  */
-export function diffLcsBound(counts: usize): i32 {
-  let common = min(diffAB.words, diffBA.words) - 1;
+function excessMatches(counts: usize): i32 {
+  if (excessMatched >= 0) return excessMatched;
+  let matched = 0;
   for (let c = 0; c < classCount; c++) {
-    if (at32(countA, c) === 0 || at32(countB, c) !== 0) continue;
-    const seq = usize(at32(classSeq, c));
-    for (let k = 0, n = at32(classLen, c); k < n; k++) {
-      const id = at32(seq, k);
-      set32(counts, id, at32(counts, id) + 1);
-    }
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    if (inA > inB) countClass(counts, c, inA - inB, 1);
   }
   for (let c = 0; c < classCount; c++) {
-    if (at32(countB, c) === 0 || at32(countA, c) !== 0) continue;
-    const seq = usize(at32(classSeq, c));
-    for (let k = 0, n = at32(classLen, c); k < n; k++) {
-      const id = at32(seq, k);
-      const left = at32(counts, id);
-      if (left > 0) {
-        common++;
-        set32(counts, id, left - 1);
-      }
-    }
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    if (inB > inA) matched += countClass(counts, c, inB - inA, -1);
   }
   for (let c = 0; c < classCount; c++) {
-    if (at32(countA, c) === 0 || at32(countB, c) !== 0) continue;
+    if (at32(countA, c) <= at32(countB, c)) continue;
     const seq = usize(at32(classSeq, c));
     for (let k = 0, n = at32(classLen, c); k < n; k++) set32(counts, at32(seq, k), 0);
   }
-  return common;
+  excessMatched = matched;
+  return matched;
+}
+
+/**
+ * An upper bound on the LCS of the two set differences, from their classes in any order (no sort): the excess matches
+ * (a superset of the differences' characters on each side: every class of one side only is all excess), plus one
+ * space fewer than the smaller difference's words.
+ */
+export function diffLcsBound(counts: usize): i32 {
+  return excessMatches(counts) + min(diffAB.words, diffBA.words) - 1;
 }
 
 /** Adds (`sign` 1) class c's ids `times` times to `counts`, or (-1) takes them off where some are left, counting those. */
@@ -360,26 +363,11 @@ function countClass(counts: usize, c: i32, times: i32, sign: i32): i32 {
 /**
  * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two lists. A token in
  * both lists matches whole (min(x + y, x + z) = x + min(y, z)), so only the tokens one list has more of are counted by
- * id; plus one space fewer than the fewer tokens. The same value as fuzzy.ts's count over the texts. `counts`: an i32
- * per id, all zeros, left so.
+ * id (the excess matches); plus one space fewer than the fewer tokens. The same value as fuzzy.ts's count over the
+ * texts.
  */
 export function sortedLcsBound(counts: usize): i32 {
-  let common = min(textA.tokens, textB.tokens) - 1;
-  for (let c = 0; c < classCount; c++) {
-    const inA = at32(countA, c);
-    const inB = at32(countB, c);
-    common += min(inA, inB) * at32(classLen, c);
-    if (inA > inB) countClass(counts, c, inA - inB, 1);
-  }
-  for (let c = 0; c < classCount; c++) {
-    const inA = at32(countA, c);
-    const inB = at32(countB, c);
-    if (inB > inA) common += countClass(counts, c, inB - inA, -1);
-  }
-  for (let c = 0; c < classCount; c++) {
-    if (at32(countA, c) <= at32(countB, c)) continue;
-    const seq = usize(at32(classSeq, c));
-    for (let k = 0, n = at32(classLen, c); k < n; k++) set32(counts, at32(seq, k), 0);
-  }
+  let common = min(textA.tokens, textB.tokens) - 1 + excessMatches(counts);
+  for (let c = 0; c < classCount; c++) common += min(at32(countA, c), at32(countB, c)) * at32(classLen, c);
   return common;
 }
