@@ -112,13 +112,17 @@ function split(t: Text, counts: usize): void {
   while (i < len) {
     while (at32(seq, i) === 0x20) i++; // the text is trimmed: a token follows
     const start = i;
-    let h: u32 = 0x811c9dc5;
+    // Rotate-and-xor per id (a one-cycle chain, where FNV's multiply per id was a fifth of the splitting), mixed
+    // once per token.
+    let h: u32 = 0;
     let c = at32(seq, i);
     do {
-      h = (h ^ u32(c)) * 0x01000193;
+      h = rotl<u32>(h, 7) ^ u32(c);
       if (++i >= len) break;
       c = at32(seq, i);
     } while (c !== 0x20);
+    h = (h ^ u32(i - start)) * 0x9e3779b1;
+    h ^= h >> 15;
     set32(t.starts, count, start);
     set32(t.ends, count, i);
     const cls = classOf(t, start, i - start, i32(h));
