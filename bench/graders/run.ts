@@ -4,12 +4,14 @@
  *  1. text_similarity: grades per CPU-second (CPU time, not wall time, so other load on the machine skews the ratio
  *     less) on the same pairs, both sides timed the same way: a loop of single calls of the metric function
  *     (`LOCAL_METRICS[metric](input, reference)`) vs a loop of single calls of the Python reference
- *     (rapidfuzz, sacrebleu, NLTK, torchmetrics' ROUGE; test/graders/reference/metrics_ref.py --bench, timed
- *     with time.process_time), each side's best of three alternating rounds. "ratio" compares those two; the
- *     "gradeBatch" column is the same metric through `gradeBatch` (templates and result objects included), for
- *     reference. Corpora: the parity corpus (short, unicode and long texts), its short pairs alone, and for
- *     fuzzy_match the corpus split by the longer text's length, on the default LCS kernel (WebAssembly on Node) and
- *     on the JS one (workerd's). Goal: ratio >= 3. `--fuzzy` runs only the fuzzy_match rows.
+ *     (rapidfuzz, sacrebleu, NLTK, torchmetrics' ROUGE), timed with time.process_time in a persistent Python process
+ *     (test/graders/reference/metrics_ref.py --serve). The two sides run in short alternating rounds and each keeps its
+ *     best round: this machine's speed drifts by 30% over tens of seconds, and one long run per side measured the
+ *     drift more than the code. "ratio" compares those two; the "gradeBatch" column is the same metric through
+ *     `gradeBatch` (templates and result objects included), for reference. Corpora: the parity corpus (short, unicode
+ *     and long texts), its short pairs alone, and for fuzzy_match the corpus split by the longer text's length, on the
+ *     default pipeline (WebAssembly on Node) and on the JS one (workerd's). Goal: ratio >= 3. `--fuzzy` runs only the
+ *     fuzzy_match rows.
  *     ROUGE's baseline is torchmetrics (rouge-score itself is not installable here), which builds tensors per call
  *     and so runs slower than rouge-score's plain Python: against a plain-Python version of rouge-score's algorithm
  *     our ROUGE measured 10-15x (rouge_l 14-200x) on these corpora (2026-11-25, --quick).
@@ -18,9 +20,10 @@
  *
  * Run: npx tsx bench/graders/run.ts [--quick] [--fuzzy]
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { type GradeInput, gradeBatch, LOCAL_METRICS, type LocalMetric, sampleFromText } from "../../graders/index.ts";
 import { useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
 import { wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
@@ -30,45 +33,62 @@ import { hasVenv, VENV_PYTHON } from "../../test/graders/reference/python.ts";
 
 const quick = process.argv.includes("--quick");
 const fuzzyOnly = process.argv.includes("--fuzzy");
-const MIN_SECONDS = quick ? 0.5 : 2;
+/** Alternating rounds per measurement, and the CPU-seconds of each round on each side. */
+const ROUNDS = quick ? 2 : 6;
+const ROUND_SECONDS = quick ? 0.25 : 0.5;
 
-function pythonRates(pairs: Pair[], passes: number): Record<LocalMetric, number> | null {
-  if (!hasVenv) return null;
-  const script = join(import.meta.dirname, "../../test/graders/reference/metrics_ref.py");
-  const res = spawnSync(VENV_PYTHON, [script, "--bench", String(passes)], {
-    input: JSON.stringify(pairs),
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (res.status !== 0) throw new Error(res.stderr);
-  return JSON.parse(res.stdout) as Record<LocalMetric, number>;
+/** The Python reference's timing server (metrics_ref.py --serve): one process for the whole run. */
+class PythonTimer {
+  private readonly child = spawn(
+    VENV_PYTHON,
+    [join(import.meta.dirname, "../../test/graders/reference/metrics_ref.py"), "--serve"],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  private readonly lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+
+  setPairs(pairs: Pair[]): void {
+    this.child.stdin.write(`${JSON.stringify({ pairs })}\n`);
+  }
+
+  /** Grades per CPU-second of the reference over the pairs, timed for about `seconds`. */
+  async rate(metric: LocalMetric, seconds: number): Promise<number> {
+    this.child.stdin.write(`${JSON.stringify({ metric, seconds })}\n`);
+    const line = await this.lines.next();
+    if (line.done) throw new Error("metrics_ref.py --serve exited");
+    return Number(line.value);
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
 }
 
-function pythonRate(metric: LocalMetric, pairs: Pair[], passes: number): number | null {
-  if (!hasVenv) return null;
-  const script = join(import.meta.dirname, "../../test/graders/reference/metrics_ref.py");
-  const res = spawnSync(VENV_PYTHON, [script, "--bench", String(passes), metric], {
-    input: JSON.stringify(pairs),
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (res.status !== 0) throw new Error(res.stderr);
-  return (JSON.parse(res.stdout) as Record<LocalMetric, number>)[metric];
-}
+const python = hasVenv ? new PythonTimer() : null;
 
-/** Grades per CPU-second of a loop of single calls of the metric function. */
-function tsCallRate(metric: LocalMetric, pairs: Pair[]): number {
+/** Grades per CPU-second of a loop of single calls of the metric function, timed for about `seconds`. */
+function tsCallRate(metric: LocalMetric, pairs: Pair[], seconds: number): number {
   const fn = LOCAL_METRICS[metric];
   for (const p of pairs) fn(p.input, p.reference); // warm-up (JIT)
   let n = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  while (performance.now() - t0 < MIN_SECONDS * 1000) {
+  while (performance.now() - t0 < seconds * 1000) {
     for (const p of pairs) fn(p.input, p.reference);
     n += pairs.length;
   }
   const cpu = process.cpuUsage(cpu0);
   return n / ((cpu.user + cpu.system) / 1e6);
+}
+
+/** Each side's best of `ROUNDS` alternating rounds on the pairs (the Python side's pairs must be set). */
+async function bestRates(metric: LocalMetric, pairs: Pair[]): Promise<{ ts: number; py: number | null }> {
+  let ts = 0;
+  let py: number | null = null;
+  for (let round = 0; round < ROUNDS; round++) {
+    if (python) py = Math.max(py ?? 0, await python.rate(metric, ROUND_SECONDS));
+    ts = Math.max(ts, tsCallRate(metric, pairs, ROUND_SECONDS));
+  }
+  return { ts, py };
 }
 
 /** Grades per CPU-second through `gradeBatch`. */
@@ -88,7 +108,7 @@ async function tsBatchRate(metric: LocalMetric, pairs: Pair[]): Promise<number> 
   let n = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  while (performance.now() - t0 < MIN_SECONDS * 1000) {
+  while (performance.now() - t0 < ROUND_SECONDS * 2000) {
     await gradeBatch(grader, inputs, {});
     n += inputs.length;
   }
@@ -102,20 +122,7 @@ async function textSimilarity(label: string, pairs: Pair[]) {
     `\ntext_similarity on ${label}: ${pairs.length} pairs, mean ${Math.round(chars / pairs.length / 2)} chars per text`,
   );
   const metrics = fuzzyOnly ? (["fuzzy_match"] as LocalMetric[]) : (Object.keys(LOCAL_METRICS) as LocalMetric[]);
-  const passes = quick ? 1 : 3;
-  // Best of alternating rounds on each side (as in fuzzyByLength): one round's rates swing by 20% on a shared machine.
-  const py: Partial<Record<LocalMetric, number>> = {};
-  const tsRates: Partial<Record<LocalMetric, number>> = {};
-  for (let round = 0; round < (quick ? 1 : 3); round++) {
-    const rates = fuzzyOnly
-      ? ({ fuzzy_match: pythonRate("fuzzy_match", pairs, passes) } as Partial<Record<LocalMetric, number | null>>)
-      : pythonRates(pairs, passes);
-    for (const metric of metrics) {
-      const ref = rates?.[metric];
-      if (ref) py[metric] = Math.max(py[metric] ?? 0, ref);
-      tsRates[metric] = Math.max(tsRates[metric] ?? 0, tsCallRate(metric, pairs));
-    }
-  }
+  python?.setPairs(pairs);
   console.log(
     `${"metric".padEnd(12)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"gradeBatch".padStart(10)}  baseline`,
   );
@@ -132,9 +139,8 @@ async function textSimilarity(label: string, pairs: Pair[]) {
     rouge_l: "torchmetrics 1.9 rouge_score",
   };
   for (const metric of metrics) {
-    const ts = tsRates[metric] ?? 0;
+    const { ts, py: ref } = await bestRates(metric, pairs);
     const batch = await tsBatchRate(metric, pairs);
-    const ref = py[metric];
     const ratio = ref ? `${(ts / ref).toFixed(2)}x` : "n/a";
     console.log(
       `${metric.padEnd(12)} ${Math.round(ts).toString().padStart(12)} ${(ref ? Math.round(ref).toString() : "-").padStart(13)} ${ratio.padStart(7)} ${Math.round(batch).toString().padStart(10)}  ${baseline[metric]}`,
@@ -143,12 +149,12 @@ async function textSimilarity(label: string, pairs: Pair[]) {
 }
 
 /**
- * fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length; each side's best of three
+ * fuzzy_match per length of the longer text: where the ratio to rapidfuzz depends on length; each side's best of
  * alternating rounds. The "js pipeline" column is the same metric on the JS pipeline (what workerd runs, where
  * WebAssembly cannot be compiled from bytes); it is timed after every default row, so that switching pipelines cannot
  * slow the default's call sites.
  */
-function fuzzyByLength(pairs: Pair[]) {
+async function fuzzyByLength(pairs: Pair[]) {
   console.log(
     `\nfuzzy_match by the longer text's length (code units), same pairs both sides; pipeline: ${wasmKernelAvailable ? "WebAssembly" : "JS"}`,
   );
@@ -170,18 +176,13 @@ function fuzzyByLength(pairs: Pair[]) {
       return { label, subset, py: null as number | null, ts: 0, js: 0 };
     })
     .filter((row) => row.subset.length > 0);
-  // Best of alternating rounds on each side: the machine's other load comes and goes, and hits both sides alike.
-  const rounds = quick ? 1 : 3;
-  for (let round = 0; round < rounds; round++) {
-    for (const row of rows) {
-      const py = pythonRate("fuzzy_match", row.subset, quick ? 1 : 3);
-      if (py !== null) row.py = Math.max(row.py ?? 0, py);
-      row.ts = Math.max(row.ts, tsCallRate("fuzzy_match", row.subset));
-    }
+  for (const row of rows) {
+    python?.setPairs(row.subset);
+    Object.assign(row, await bestRates("fuzzy_match", row.subset));
   }
   useFuzzyKernel("js");
-  for (let round = 0; round < rounds; round++) {
-    for (const row of rows) row.js = Math.max(row.js, tsCallRate("fuzzy_match", row.subset));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const row of rows) row.js = Math.max(row.js, tsCallRate("fuzzy_match", row.subset, ROUND_SECONDS));
   }
   useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js");
   const ratio = (ts: number, py: number | null) => (py ? `${(ts / py).toFixed(2)}x` : "n/a");
@@ -227,5 +228,6 @@ await textSimilarity(
   "its short pairs (< 200 chars each)",
   corpus.filter((p) => p.input.length < 200 && p.reference.length < 200),
 );
-fuzzyByLength(corpus);
+await fuzzyByLength(corpus);
 if (!fuzzyOnly) await pythonPool();
+python?.close();

@@ -13,7 +13,7 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
                rougeL F-measure). rouge-score itself has no wheel in the local mirror; torchmetrics computes in
                float32, so it agrees to about 1e-7.
 
-With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
+With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--serve` it is the bench's timing server (see `serve`). With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
 single calls, and prints grades per CPU-second (time.process_time) as JSON.
 """
 
@@ -60,7 +60,37 @@ def metrics(only=None):
     return out
 
 
+def serve():
+    """--serve: a timing server for the bench, so both sides can be timed in short alternating rounds. Each stdin line
+    is JSON: {"pairs": [...]} sets the pairs; {"metric": name, "seconds": s} times whole passes of that metric over
+    them until s CPU-seconds have passed and answers one line, its grades per CPU-second."""
+    pairs = []
+    fns = {}
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if "pairs" in msg:
+            pairs = msg["pairs"]
+            continue
+        name = msg["metric"]
+        if name not in fns:
+            fns.update(metrics(name))
+        fn = fns[name]
+        graded = 0
+        start = time.process_time()
+        while True:
+            for p in pairs:
+                fn(p["input"], p["reference"])
+            graded += len(pairs)
+            elapsed = time.process_time() - start
+            if elapsed >= msg["seconds"]:
+                break
+        print(graded / elapsed, flush=True)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve()
+        return
     pairs = json.load(sys.stdin)
     if len(sys.argv) > 1 and sys.argv[1] == "--stem":
         from nltk.stem.porter import PorterStemmer
