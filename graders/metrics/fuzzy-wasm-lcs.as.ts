@@ -187,14 +187,25 @@ function advance(row: usize, first: i32, last: i32): void {
   }
 }
 
+/** One column of Hyyrö's bit-parallel LCS on one word: the new state from state v and u = v & the id's mask. */
+@inline
+function lowWord(v: u64, u: u64): u64 {
+  return (v + u) | (v - u);
+}
+
+/** The same on the word above, with the carry out of the word below (its state v0 and u0). */
+@inline
+function highWord(v1: u64, u1: u64, v0: u64, u0: u64): u64 {
+  return (v1 + u1 + u64(v0 + u0 < v0)) | (v1 - u1);
+}
+
 /** LCS of the pattern and text[from, to); exact when at least `minLcs`, otherwise some smaller value. */
 export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
   if (patLen === 0 || to <= from) return 0;
   if (words === 1) {
     let v = ALL;
     for (let j = from; j < to; j++) {
-      const u = v & load<u64>(direct + (usize(at32(text, j)) << 4));
-      v = (v + u) | (v - u);
+      v = lowWord(v, v & load<u64>(direct + (usize(at32(text, j)) << 4)));
     }
     return i32(popcnt<u64>(~v & lowBits(patLen)));
   }
@@ -205,11 +216,8 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
     for (let j = from; j < to; j++) {
       const p = direct + (usize(at32(text, j)) << 4);
       const u0 = v0 & load<u64>(p);
-      const u1 = v1 & load<u64>(p, 8);
-      const s0 = v0 + u0;
-      const next0 = s0 | (v0 - u0);
-      v1 = (v1 + u1 + u64(s0 < v0)) | (v1 - u1);
-      v0 = next0;
+      v1 = highWord(v1, v1 & load<u64>(p, 8), v0, u0);
+      v0 = lowWord(v0, u0);
     }
     return i32(popcnt<u64>(~v0) + popcnt<u64>(~v1 & lowBits(patLen - 64)));
   }
@@ -248,8 +256,7 @@ export function sweep(text: usize, start: i32, dir: i32, count: i32, out: usize)
     const keep = lowBits(patLen);
     let v = ALL;
     for (let k = 1; k <= count; k++) {
-      const u = v & load<u64>(direct + (usize(at32(text, j)) << 4));
-      v = (v + u) | (v - u);
+      v = lowWord(v, v & load<u64>(direct + (usize(at32(text, j)) << 4)));
       set32(out, k, i32(popcnt<u64>(~v & keep)));
       j += dir;
     }
@@ -262,11 +269,8 @@ export function sweep(text: usize, start: i32, dir: i32, count: i32, out: usize)
     for (let k = 1; k <= count; k++) {
       const p = direct + (usize(at32(text, j)) << 4);
       const u0 = v0 & load<u64>(p);
-      const u1 = v1 & load<u64>(p, 8);
-      const s0 = v0 + u0;
-      const next0 = s0 | (v0 - u0);
-      v1 = (v1 + u1 + u64(s0 < v0)) | (v1 - u1);
-      v0 = next0;
+      v1 = highWord(v1, v1 & load<u64>(p, 8), v0, u0);
+      v0 = lowWord(v0, u0);
       set32(out, k, i32(popcnt<u64>(~v0) + popcnt<u64>(~v1 & keep)));
       j += dir;
     }
