@@ -188,13 +188,11 @@ function advance(row: usize, first: i32, last: i32): void {
 }
 
 /** One column of Hyyrö's bit-parallel LCS on one word: the new state from state v and u = v & the id's mask. */
-@inline
 function lowWord(v: u64, u: u64): u64 {
   return (v + u) | (v - u);
 }
 
 /** The same on the word above, with the carry out of the word below (its state v0 and u0). */
-@inline
 function highWord(v1: u64, u1: u64, v0: u64, u0: u64): u64 {
   return (v1 + u1 + u64(v0 + u0 < v0)) | (v1 - u1);
 }

@@ -134,7 +134,6 @@ function split(t: Text, counts: usize): void {
 }
 
 /** The class of the token seq[start, start+n) of `t` with hash h, made on first sight. */
-@inline
 function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
   const at = t.seq + (usize(start) << 2);
   let slot = h & slotMask;
