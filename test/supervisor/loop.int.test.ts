@@ -11,11 +11,15 @@ import { readJson, readJsonl, rlSpec, startCli, subset, tempDir, waitFor } from 
 let fx: TinyFixture;
 let work: string;
 let train8: string;
+let train64: string;
 
 beforeAll(async () => {
   fx = await tinyFixture();
   work = await tempDir("sv-loop-");
   train8 = await subset(fx.train, path.join(work, "train8.jsonl"), 8); // 4 steps of 2 prompts
+  // 32 steps: a pause written once step 1 is seen lands long before the end. With train8, a fast machine could run
+  // steps 2-4 before the loop's next look at control.json; the run then succeeded and never paused (a CI failure).
+  train64 = await subset(fx.train, path.join(work, "train64.jsonl"), 64);
 });
 
 const stepsOf = (dir: string) => readJsonl(path.join(dir, "metrics.jsonl")).map((m) => m.step);
@@ -107,11 +111,15 @@ describe("the RL loop on the real engine", { timeout: 600_000 }, () => {
   it("pauses and cancels between steps through control.json", async () => {
     const out = path.join(work, "paused");
     const specFile = path.join(work, "paused.json");
-    await writeFile(specFile, JSON.stringify(rlSpec(fx, train8, out, { eval_interval: 0, checkpoint_interval: 0 })));
+    await writeFile(specFile, JSON.stringify(rlSpec(fx, train64, out, { eval_interval: 0, checkpoint_interval: 0 })));
     const cli = startCli(specFile);
     await waitFor("step 1", () => stepsOf(out).includes(1));
     await writeFile(path.join(out, "control.json"), JSON.stringify({ action: "pause" }));
-    await waitFor("paused status", () => readJson(path.join(out, "status.json"))?.status === "paused");
+    await waitFor("paused status", () => {
+      const status = readJson(path.join(out, "status.json"))?.status;
+      if (status === "succeeded") throw new Error("the run ended before it read the pause");
+      return status === "paused";
+    });
     const pausedAt = (readJson(path.join(out, "status.json"))?.step as number) ?? 0;
     await new Promise((r) => setTimeout(r, 1500));
     expect(Math.max(...(stepsOf(out) as number[]))).toBe(pausedAt); // no step while paused
@@ -121,6 +129,6 @@ describe("the RL loop on the real engine", { timeout: 600_000 }, () => {
     expect(readJson(path.join(out, "status.json"))).toMatchObject({ status: "cancelled", step: pausedAt });
     const events = readJsonl(path.join(out, "events.jsonl")).map((e) => e.message as string);
     expect(events).toContain(`paused after step ${pausedAt}`);
-    expect(events).toContain(`cancelled after step ${pausedAt} of 4`);
+    expect(events).toContain(`cancelled after step ${pausedAt} of 32`);
   });
 });
