@@ -36,7 +36,6 @@ export const wasmKernelAvailable = wratioModule !== null;
 /** Memory (bytes) past which an instance is dropped after its grading: WebAssembly memory never shrinks. */
 const RETAIN_LIMIT = 64 << 20;
 
-let instance: WRatioExports | null = null;
 interface NodeBufferLike extends Uint8Array {
   ucs2Write(text: string, offset: number): number;
 }
@@ -44,72 +43,94 @@ const NodeBuffer = (
   globalThis as unknown as { Buffer?: { from(b: ArrayBuffer, at: number, len: number): NodeBufferLike } }
 ).Buffer;
 
-/**
- * A view of the instance's memory where the texts go (A at 0, B at `offsetB`, in bytes), and how many UTF-16 code
- * units each region holds. Re-taken whenever the memory grew: growing detaches the old buffer, and a detached view has
- * length 0 (reading `memory.buffer` on every call instead cost more than a short grading's LCS).
- */
-let units: Uint8Array = new Uint8Array(0);
-let unitView = new Uint16Array(0);
-let offsetB = 0;
-let textCap = -1;
+/** One instance of a compiled WRatio module at a time, and where the texts go in its memory. */
+export class WRatioRunner {
+  private instance: WRatioExports | null = null;
+  /**
+   * A view of the instance's memory where the texts go (A at 0, B at `offsetB`, in bytes), and how many UTF-16 code
+   * units each region holds. Re-taken whenever the memory grew: growing detaches the old buffer, and a detached view
+   * has length 0 (reading `memory.buffer` on every call instead cost more than a short grading's LCS).
+   */
+  private units: Uint8Array = new Uint8Array(0);
+  private unitView = new Uint16Array(0);
+  private offsetB = 0;
+  private textCap = -1;
 
-/**
- * Writes a string's UTF-16 code units into the texts' region at byte `offset`; returns how many it wrote. On Node,
- * Buffer's `ucs2Write` (one copy in C++, about 75 ns a call whatever the length up to a few hundred characters,
- * against 140-240 ns for `TextEncoder.encodeInto` writing UTF-8); a `charCodeAt` loop (about 2.5 ns a character) for
- * texts under 32 characters, and elsewhere.
- */
-function writeUnits(text: string, offset: number): number {
-  const n = text.length;
-  if (n >= 32 && NodeBuffer) return (units as NodeBufferLike).ucs2Write(text, offset) >> 1;
-  const view = unitView;
-  const at = offset >> 1;
-  for (let i = 0; i < n; i++) view[at + i] = text.charCodeAt(i);
-  return n;
+  constructor(private readonly module: WebAssembly.Module) {}
+
+  /** rapidfuzz.fuzz.WRatio(a, b, processor=default_process), 0..100. */
+  score(a: string, b: string): number {
+    const k = this.instance ?? this.instantiate();
+    if (a.length + b.length > this.textCap || this.units.length === 0) this.place(k, a.length + b.length);
+    let score: number;
+    try {
+      score = k.wratio(this.write(a, 0), this.write(b, this.offsetB));
+    } catch (err) {
+      this.drop(); // a trap (out of memory) leaves the module's tables dirty
+      throw err;
+    }
+    if (this.units.length === 0 && k.memory.buffer.byteLength > RETAIN_LIMIT) this.drop();
+    return score;
+  }
+
+  /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
+  memoryBytes(): number {
+    return this.instance ? this.instance.memory.buffer.byteLength : 0;
+  }
+
+  /**
+   * Writes a string's UTF-16 code units into the texts' region at byte `offset`; returns how many it wrote. On Node,
+   * Buffer's `ucs2Write` (one copy in C++, about 75 ns a call whatever the length up to a few hundred characters,
+   * against 140-240 ns for `TextEncoder.encodeInto` writing UTF-8); a `charCodeAt` loop (about 2.5 ns a character)
+   * for texts under 32 characters, and elsewhere.
+   */
+  private write(text: string, offset: number): number {
+    const n = text.length;
+    if (n >= 32 && NodeBuffer) return (this.units as NodeBufferLike).ucs2Write(text, offset) >> 1;
+    const view = this.unitView;
+    const at = offset >> 1;
+    for (let i = 0; i < n; i++) view[at + i] = text.charCodeAt(i);
+    return n;
+  }
+
+  private instantiate(): WRatioExports {
+    const imports = { "fuzzy-wasm-process.as": { mapCodePoint: mapNonAscii } };
+    const instance = new WebAssembly.Instance(this.module, imports).exports as unknown as WRatioExports;
+    this.instance = instance;
+    this.textCap = -1;
+    return instance;
+  }
+
+  private drop(): void {
+    this.instance = null;
+    this.units = new Uint8Array(0);
+    this.unitView = new Uint16Array(0);
+  }
+
+  /** Asks the module for room for `count` UTF-16 code units and takes a view of where they go. */
+  private place(k: WRatioExports, count: number): void {
+    const at = k.input(count, 0);
+    this.offsetB = k.unitsB() - at;
+    this.units = NodeBuffer
+      ? NodeBuffer.from(k.memory.buffer, at, 2 * this.offsetB)
+      : new Uint8Array(k.memory.buffer, at, 2 * this.offsetB);
+    this.unitView = new Uint16Array(k.memory.buffer, at, this.offsetB);
+    this.textCap = this.offsetB >> 1;
+  }
 }
 
-function instantiate(): WRatioExports {
-  if (!wratioModule) throw new Error("the WebAssembly WRatio pipeline cannot be compiled here");
-  const imports = { "fuzzy-wasm-process.as": { mapCodePoint: mapNonAscii } };
-  instance = new WebAssembly.Instance(wratioModule, imports).exports as unknown as WRatioExports;
-  textCap = -1;
-  return instance;
-}
+const runner = wratioModule ? new WRatioRunner(wratioModule) : null;
 
-function drop(): void {
-  instance = null;
-  units = new Uint8Array(0);
-  unitView = new Uint16Array(0);
-}
-
-/** Asks the module for room for `count` UTF-16 code units and takes a view of where they go. */
-function place(k: WRatioExports, count: number): void {
-  const at = k.input(count, 0);
-  offsetB = k.unitsB() - at;
-  units = NodeBuffer
-    ? NodeBuffer.from(k.memory.buffer, at, 2 * offsetB)
-    : new Uint8Array(k.memory.buffer, at, 2 * offsetB);
-  unitView = new Uint16Array(k.memory.buffer, at, offsetB);
-  textCap = offsetB >> 1;
-}
+/** The checked-in module (null where it cannot be compiled), for bench/graders/fuzzy-ab.ts. */
+export const builtInWRatioModule = wratioModule;
 
 /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
 export function wasmMemoryBytes(): number {
-  return instance ? instance.memory.buffer.byteLength : 0;
+  return runner ? runner.memoryBytes() : 0;
 }
 
 /** rapidfuzz.fuzz.WRatio(a, b, processor=default_process), 0..100, in WebAssembly. */
 export function wasmWRatio(a: string, b: string): number {
-  const k = instance ?? instantiate();
-  if (a.length + b.length > textCap || units.length === 0) place(k, a.length + b.length);
-  let score: number;
-  try {
-    score = k.wratio(writeUnits(a, 0), writeUnits(b, offsetB));
-  } catch (err) {
-    drop(); // a trap (out of memory) leaves the module's tables dirty
-    throw err;
-  }
-  if (units.length === 0 && k.memory.buffer.byteLength > RETAIN_LIMIT) drop();
-  return score;
+  if (!runner) throw new Error("the WebAssembly WRatio pipeline cannot be compiled here");
+  return runner.score(a, b);
 }
