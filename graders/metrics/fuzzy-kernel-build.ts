@@ -41,7 +41,8 @@ try {
   execFileSync(asc, [join(here, "fuzzy-wratio.as.ts"), ...flags], { stdio: "inherit" });
   // Binaryen's inliner, more eager than asc's defaults (functions with loops, larger bodies): V8 pays a call's
   // prologue, stack check and spills for each of the two dozen functions a grading calls; 3-9% on texts under 200
-  // characters (2026-11-25, .prof A/B). wasm-opt is Binaryen's, which assemblyscript depends on.
+  // characters (2026-11-25, measured as bench/graders/fuzzy-ab.ts does). wasm-opt is Binaryen's, which
+  // assemblyscript depends on.
   const optimized = join(dir, "wratio.opt.wasm");
   const wasmOpt = join(here, "../../node_modules/.bin/wasm-opt");
   const inlining = ["-ifwl", "-fimfs", "400", "-ocimfs", "2000"];

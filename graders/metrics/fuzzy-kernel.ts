@@ -28,10 +28,11 @@ function compile(): WebAssembly.Module | null {
   }
 }
 
-const wratioModule = compile();
+/** The checked-in module, null where it cannot be compiled (bench/graders/fuzzy-ab.ts times candidates against it). */
+export const builtInWRatioModule = compile();
 
 /** Whether the WebAssembly pipeline runs here. */
-export const wasmKernelAvailable = wratioModule !== null;
+export const wasmKernelAvailable = builtInWRatioModule !== null;
 
 /** Memory (bytes) past which an instance is dropped after its grading: WebAssembly memory never shrinks. */
 const RETAIN_LIMIT = 64 << 20;
@@ -119,10 +120,7 @@ export class WRatioRunner {
   }
 }
 
-const runner = wratioModule ? new WRatioRunner(wratioModule) : null;
-
-/** The checked-in module (null where it cannot be compiled), for bench/graders/fuzzy-ab.ts. */
-export const builtInWRatioModule = wratioModule;
+const runner = builtInWRatioModule ? new WRatioRunner(builtInWRatioModule) : null;
 
 /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
 export function wasmMemoryBytes(): number {

@@ -272,42 +272,37 @@ function sortOnce(): void {
   sortClasses();
 }
 
-/** Writes the ids of both sorted token lists (once per grading). */
-export function sortedIds(): void {
-  if (sortedA.ids) return;
+/**
+ * Writes the ids of x and y (their lengths already counted by `decompose`) from the classes in code-point order: as
+ * many copies of a class as each text holds (the sorted lists) or, `setDifference`, one copy of a class only one text
+ * holds (the differences).
+ */
+function writeIds(x: Joined, y: Joined, setDifference: bool): void {
   sortOnce();
-  sortedA.ids = alloc(usize(sortedA.len) << 2);
-  sortedB.ids = alloc(usize(sortedB.len) << 2);
-  const len1 = sortedA.len;
-  const len2 = sortedB.len;
-  sortedA.len = sortedB.len = 0;
+  const lenX = x.len;
+  const lenY = y.len;
+  x.ids = alloc(usize(lenX) << 2);
+  y.ids = alloc(usize(lenY) << 2);
+  x.len = y.len = 0;
   for (let k = 0; k < classCount; k++) {
     const c = at32(classOrder, k);
-    push(sortedA, c, at32(countA, c));
-    push(sortedB, c, at32(countB, c));
+    const inA = at32(countA, c);
+    const inB = at32(countB, c);
+    push(x, c, setDifference ? i32(inA > 0 && inB === 0) : inA);
+    push(y, c, setDifference ? i32(inB > 0 && inA === 0) : inB);
   }
-  sortedA.len = len1;
-  sortedB.len = len2;
+  x.len = lenX;
+  y.len = lenY;
+}
+
+/** Writes the ids of both sorted token lists (once per grading). */
+export function sortedIds(): void {
+  if (!sortedA.ids) writeIds(sortedA, sortedB, false);
 }
 
 /** Writes the ids of both set differences (once per grading). */
 export function diffIds(): void {
-  if (diffAB.ids) return;
-  sortOnce();
-  diffAB.ids = alloc(usize(diffAB.len) << 2);
-  diffBA.ids = alloc(usize(diffBA.len) << 2);
-  const len1 = diffAB.len;
-  const len2 = diffBA.len;
-  diffAB.len = diffBA.len = 0;
-  for (let k = 0; k < classCount; k++) {
-    const c = at32(classOrder, k);
-    const inA = at32(countA, c) > 0;
-    const inB = at32(countB, c) > 0;
-    if (inA && !inB) push(diffAB, c, 1);
-    else if (inB && !inA) push(diffBA, c, 1);
-  }
-  diffAB.len = len1;
-  diffBA.len = len2;
+  if (!diffAB.ids) writeIds(diffAB, diffBA, true);
 }
 
 /**

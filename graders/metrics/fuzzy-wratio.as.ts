@@ -7,7 +7,7 @@
  *   const at = input(maxA + maxB, 0); // room for that many UTF-16 code units: A goes at `at`, B at unitsB()
  *   const score = wratio(unitsOfA, unitsOfB); // 0..100
  *
- * Memory: the code point -> id table and the BMP map (fixed), then the texts' regions (code points and UTF-8), the
+ * Memory: the code point -> id table and the BMP map (fixed), then the texts' regions (LCS ids and UTF-16), the
  * id-indexed mask tables and the class hash table (grown to fit the largest grading so far), then a per-grading arena
  * that every grading starts afresh.
  *
@@ -383,8 +383,8 @@ function scores(): f64 {
   // after.
   if (lenRatio < 1.5) {
     // rapidfuzz's own order on short texts, whose exact LCS is cheap: `ratio` first; at 95 or more, token_ratio's
-    // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: the token lower bound below
-    // narrows the band more than a cut-off of 95 does.)
+    // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: tokens first, their set
+    // score is the cut-off of the texts' banded LCS.)
     let end: f64 = -1;
     if (len1 + len2 <= EXACT_FIRST && 200 * min(len1, len2) >= 95 * (len1 + len2)) {
       end = ratio(a, len1, b, len2, 0, 0);

@@ -382,8 +382,8 @@ function wratio(): number {
   const UNBASE_SCALE = 0.95;
   const lenRatio = len1 > len2 ? len1 / len2 : len2 / len1;
   // rapidfuzz's own order on short texts, whose exact LCS is cheap: `ratio` first; at 95 or more, token_ratio's
-  // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: the token lower bound below
-  // narrows the band more than a cut-off of 95 does.)
+  // cut-off (ratio / 0.95) is at least 100 and WRatio is `ratio` alone. (Long texts: tokens first, their set score
+  // is the cut-off of the texts' banded LCS.)
   let end = -1;
   if (lenRatio < 1.5 && len1 + len2 <= EXACT_FIRST && 200 * Math.min(len1, len2) >= 95 * (len1 + len2)) {
     end = ratio(a, len1, b, len2, 0);

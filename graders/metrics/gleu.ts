@@ -48,9 +48,8 @@ export function gleu(input: string, reference: string): number {
     slotToken = new Int32Array(size);
     slotId = new Int32Array(size);
   }
-  if (counts.length < Math.max(interner.size, hyp.length + ref.length)) {
-    counts = new Int32Array(2 * Math.max(interner.size, hyp.length + ref.length));
-  }
+  // Ids per order: at most the distinct n-grams of both texts (order 1: the interned tokens).
+  if (counts.length < hyp.length + ref.length) counts = new Int32Array(2 * (hyp.length + ref.length));
   for (let i = 0; i < hyp.length; i++) hypGrams[i] = hyp[i]!;
   for (let i = 0; i < ref.length; i++) refGrams[i] = ref[i]!;
   // Every n-gram of either text gets an id per order: order 1 is its token, order n + 1 the pair (its order-n

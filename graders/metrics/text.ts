@@ -9,16 +9,11 @@ const PY_SPACE = new Set([
   0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
 
-export function isPySpace(cp: number): boolean {
-  return PY_SPACE.has(cp);
-}
-
 /**
- * A run of `PY_SPACE` characters, as one regex (a loop over code points with a set lookup, for texts with any
- * non-ASCII space, ran 5-10x slower): none is astral, so matching code units is matching code points.
+ * A run of `PY_SPACE` characters, as one regex built from the set (a loop over code points with a set lookup, for
+ * texts with any non-ASCII space, ran 5-10x slower): none is astral, so matching code units is matching code points.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: U+001C..U+001F are whitespace to Python's str.split().
-const PY_SPACES = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+const PY_SPACES = new RegExp(`[${[...PY_SPACE].map((cp) => `\\u${cp.toString(16).padStart(4, "0")}`).join("")}]+`);
 
 /** Python's `str.split()` with no arguments: split on runs of whitespace, drop empty pieces. */
 export function pySplit(text: string): string[] {

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
 import { wasmKernelAvailable } from "../../graders/metrics/fuzzy-kernel.ts";
-import { type Pair, rng } from "./reference/corpus.ts";
+import { type Pair, rng, smallEdits } from "./reference/corpus.ts";
 import { hasVenv, runReference } from "./reference/python.ts";
 
 const ALPHABETS = ["ab ", "abc  d", "aB_c. ", "xyz xy", "éaß Ω ", "日本 語a", "a😀b ", "abcdefghij klmnop "];
@@ -71,16 +71,7 @@ function nearPairs(count: number): Pair[] {
   const pairs: Pair[] = [];
   while (pairs.length < count) {
     const tokens = Array.from({ length: 2 + Math.floor(r() ** 2 * 70) }, () => words[Math.floor(r() * words.length)]!);
-    const edited = [...tokens];
-    for (let e = 1 + Math.floor(r() * 3); e > 0; e--) {
-      const i = Math.floor(r() * edited.length);
-      const kind = r();
-      if (kind < 0.4) edited[i] = `${edited[i]!.slice(0, -1)}${"aeo"[Math.floor(r() * 3)]}`;
-      else if (kind < 0.6 && edited.length > 1) edited.splice(i, 1);
-      else if (kind < 0.8) edited.splice(i, 0, edited[i]!);
-      else if (i + 1 < edited.length) [edited[i], edited[i + 1]] = [edited[i + 1]!, edited[i]!];
-    }
-    pairs.push({ input: tokens.join(" "), reference: edited.join(" ") });
+    pairs.push({ input: tokens.join(" "), reference: smallEdits(r, tokens).join(" ") });
   }
   return pairs;
 }

@@ -93,6 +93,23 @@ export function rng(seed: number): () => number {
   };
 }
 
+/**
+ * The tokens with one to three small edits (a letter changed, a word dropped, doubled or swapped with its neighbour):
+ * word-edit pairs whose `ratio` lands just below, on and just above fuzzy_match's 95.
+ */
+export function smallEdits(r: () => number, tokens: readonly string[]): string[] {
+  const edited = [...tokens];
+  for (let e = 1 + Math.floor(r() * 3); e > 0; e--) {
+    const i = Math.floor(r() * edited.length);
+    const kind = r();
+    if (kind < 0.4) edited[i] = `${edited[i]!.slice(0, -1)}${"aeo"[Math.floor(r() * 3)]}`;
+    else if (kind < 0.6 && edited.length > 1) edited.splice(i, 1);
+    else if (kind < 0.8) edited.splice(i, 0, edited[i]!);
+    else if (i + 1 < edited.length) [edited[i], edited[i + 1]] = [edited[i + 1]!, edited[i]!];
+  }
+  return edited;
+}
+
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
 }

@@ -13,8 +13,8 @@ the Python reference computes it (see graders/metrics/*.ts for why each call is 
                rougeL F-measure). rouge-score itself has no wheel in the local mirror; torchmetrics computes in
                float32, so it agrees to about 1e-7.
 
-With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--serve` it is the bench's timing server (see `serve`). With `--bench N [metric]` it instead times N passes of each metric (or only `metric`) over the pairs, as a loop of
-single calls, and prints grades per CPU-second (time.process_time) as JSON.
+With `--stem` it reads a list of words and writes NLTK's Porter stems; with `--fuzzy` only the fuzzy_match scores. With `--serve` it is the
+bench's timing server (see `serve`).
 """
 
 import json
@@ -100,20 +100,6 @@ def main():
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--fuzzy":
         json.dump([fuzz.WRatio(p["input"], p["reference"], processor=utils.default_process) / 100 for p in pairs], sys.stdout)
-        return
-    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
-        passes = int(sys.argv[2])
-        only = sys.argv[3] if len(sys.argv) > 3 else None
-        result = {}
-        for name, fn in metrics(only).items():
-            if only and name != only:
-                continue
-            start = time.process_time()
-            for _ in range(passes):
-                for p in pairs:
-                    fn(p["input"], p["reference"])
-            result[name] = passes * len(pairs) / (time.process_time() - start)
-        json.dump(result, sys.stdout)
         return
     fns = metrics()
     json.dump([{name: fn(p["input"], p["reference"]) for name, fn in fns.items()} for p in pairs], sys.stdout)
