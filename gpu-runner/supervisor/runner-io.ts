@@ -71,9 +71,15 @@ export interface RunnerIO {
 
 const Control = z.object({ action: z.enum(["continue", "pause", "cancel"]) });
 
-/** Writes a file whole or not at all: a temp file beside it, then a rename. */
+let tempSerial = 0;
+
+/**
+ * Writes a file whole or not at all: a temp file beside it, then a rename. Each write has its own temp file, so two
+ * writes of the same file at once cannot rename each other's away (a heartbeat during the loop's own status write
+ * failed a job with ENOENT that way).
+ */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${tempSerial++}`;
   await writeFile(tmp, text);
   await rename(tmp, file);
 }
@@ -92,6 +98,7 @@ export class FolderRunnerIO implements RunnerIO {
   private lastStep = 0;
   private totalSteps = 0;
   private finished = false;
+  private statusWrites: Promise<void> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -135,8 +142,7 @@ export class FolderRunnerIO implements RunnerIO {
   }): Promise<ControlAction> {
     this.lastStep = progress.step;
     this.totalSteps = progress.totalSteps;
-    // A late heartbeat must not turn a final status back into "running".
-    if (!this.finished) await this.writeStatus(progress.status);
+    await this.writeStatus(progress.status);
     let text: string;
     try {
       text = await readFile(this.controlFile, "utf8");
@@ -162,10 +168,22 @@ export class FolderRunnerIO implements RunnerIO {
 
   async finish(status: FinalStatus, error?: string): Promise<void> {
     this.finished = true;
-    await this.writeStatus(status, error);
+    await this.writeStatus(status, error, true);
   }
 
-  private async writeStatus(status: RunStatus, error?: string): Promise<void> {
+  /**
+   * Status writes one after another, in the order they were asked for (a heartbeat timer and the loop both write):
+   * a late heartbeat can neither land after the final status nor turn it back into "running".
+   */
+  private writeStatus(status: RunStatus, error?: string, final = false): Promise<void> {
+    const write = this.statusWrites.then(() =>
+      final || !this.finished ? this.writeStatusNow(status, error) : undefined,
+    );
+    this.statusWrites = write.catch(() => {});
+    return write;
+  }
+
+  private async writeStatusNow(status: RunStatus, error?: string): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const body = {
       status,

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,6 +38,20 @@ describe("folder runner IO", () => {
     expect(events[0]).toMatchObject({ level: "info", message: "hello", type: "message" });
     expect(events.at(-1).message).toMatch(/ignoring/);
     expect((await lines(io.metricsFile))[0].batch_lines).toEqual([3, 1]);
+  });
+
+  it("writes status one write at a time: heartbeats racing the final status neither fail nor overwrite it", async () => {
+    // Before, every write of status.json used one temp name per process: two at once renamed each other's file away
+    // (ENOENT failed a job in CI), and a heartbeat already past its check could land after the final status.
+    const dir = await mkdtemp(path.join(tmpdir(), "sv-io-"));
+    const io = new FolderRunnerIO(dir);
+    await io.begin({ totalSteps: 4, resumedFromStep: 0 });
+    const beats = Array.from({ length: 50 }, (_, i) => io.heartbeat({ step: i % 4, totalSteps: 4, status: "running" }));
+    const finished = io.finish("succeeded");
+    const late = Array.from({ length: 10 }, () => io.heartbeat({ step: 4, totalSteps: 4, status: "running" }));
+    await Promise.all([...beats, finished, ...late]);
+    expect(JSON.parse(await readFile(path.join(dir, "status.json"), "utf8"))).toMatchObject({ status: "succeeded" });
+    expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 
   it("on resume drops metrics of steps after the checkpoint, so every step appears once", async () => {
