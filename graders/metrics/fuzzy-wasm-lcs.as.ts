@@ -7,7 +7,8 @@
  * Sequences are LCS ids (i32): a processed code point below 256 is its own id, the others are numbered from 256 per
  * grading (fuzzy-wasm-process.as.ts), so the mask tables are indexed by id and never larger than 256 + the texts' length.
  * `direct` (two u64 per id: patterns of one or two words) and `rowOf` (i32 per id: its mask row, patterns of more
- * words) stay all zeros between builds: a build sets only its own ids and the next one clears exactly those.
+ * words) stay all zeros between builds: a build sets only its own ids and the next one clears exactly those. Patterns
+ * of three or four words (up to 256 ids) also run with their state in locals, over rows of four words.
  */
 
 /** Byte address of a region; everything per grading is bump-allocated from `top` and released by resetting it. */
@@ -79,6 +80,8 @@ let masks: usize = 0;
 let state: usize = 0;
 let rowIds: usize = 0;
 let rows = 0;
+/** Bytes of a mask row (patterns of more than two words). */
+let rowBytes: usize = 0;
 
 /**
  * Fills n u64 from `at` with v: a loop, since V8 runs `memory.fill` as a call out of WebAssembly that costs more than
@@ -123,14 +126,16 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
     }
     return;
   }
-  // One pass: an id gets the next row, zeroed, on first sight; the masks grow row by row at the arena's end.
+  // One pass: an id gets the next row, zeroed, on first sight; the masks grow row by row at the arena's end. Rows of
+  // patterns up to 256 ids hold four words (the fourth zero past the pattern) for `lcs`'s four-word loop.
   words = (len + 63) >> 6;
-  const rowBytes = usize(words) << 3;
-  state = alloc(rowBytes);
+  const rowWords = max(words, 4);
+  rowBytes = usize(rowWords) << 3;
+  state = alloc(usize(words) << 3);
   masks = top;
   // Row 0 and a row per distinct id: memory checked once (a check per row cost a tenth of a short grading's LCS).
   ensure(masks + usize(min(len, idCount) + 1) * rowBytes);
-  fill64(masks, 0, words);
+  fill64(masks, 0, rowWords);
   rows = 1;
   for (let i = 0; i < len; i++) {
     const id = at32(seq, reverse ? to - 1 - i : from + i);
@@ -139,7 +144,7 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
       row = rows++;
       set32(rowOf, id, row);
       set32(rowIds, row, id);
-      fill64(masks + usize(row) * rowBytes, 0, words);
+      fill64(masks + usize(row) * rowBytes, 0, rowWords);
     }
     const p = masks + usize(row) * rowBytes + (usize(i >> 6) << 3);
     store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));
@@ -159,7 +164,7 @@ function lowBits(bits: i32): u64 {
 }
 
 function rowAt(id: i32): usize {
-  return masks + usize(at32(rowOf, id)) * (usize(words) << 3);
+  return masks + usize(at32(rowOf, id)) * rowBytes;
 }
 
 /** The zeros (matches) of word w of the state. */
@@ -219,8 +224,42 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
     }
     return i32(popcnt<u64>(~v0) + popcnt<u64>(~v1 & lowBits(patLen - 64)));
   }
-  fill64(state, ALL, words);
   const len2 = to - from;
+  if (words <= 4) {
+    // Three or four words in locals (rows of four words; a fourth word with no bits stays all ones), and the early
+    // stop below without the band.
+    let v0 = ALL;
+    let v1 = ALL;
+    let v2 = ALL;
+    let v3 = ALL;
+    const top3 = patLen > 192 ? lowBits(patLen - 192) : 0;
+    for (let col = 0; col < len2; col++) {
+      const p = masks + (usize(at32(rowOf, at32(text, from + col))) << 5);
+      const u0 = v0 & load<u64>(p);
+      const u1 = v1 & load<u64>(p, 8);
+      const u2 = v2 & load<u64>(p, 16);
+      const u3 = v3 & load<u64>(p, 24);
+      const s0 = v0 + u0;
+      const t1 = v1 + u1;
+      const s1 = t1 + u64(s0 < v0);
+      const c1 = u64(t1 < v1) | u64(s1 < t1);
+      const t2 = v2 + u2;
+      const s2 = t2 + c1;
+      const c2 = u64(t2 < v2) | u64(s2 < t2);
+      v3 = (v3 + u3 + c2) | (v3 - u3);
+      v2 = s2 | (v2 - u2);
+      v1 = s1 | (v1 - u1);
+      v0 = s0 | (v0 - u0);
+      if ((col & 63) === 63 && minLcs > 0) {
+        const matches = popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2) + popcnt<u64>(~v3 & top3);
+        if (i32(matches) + (len2 - 1 - col) < minLcs) return 0;
+      }
+    }
+    return i32(
+      popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2 & lowBits(patLen - 128)) + popcnt<u64>(~v3 & top3),
+    );
+  }
+  fill64(state, ALL, words);
   const bandLeft = patLen - minLcs;
   const bandRight = len2 - minLcs;
   let frozen = 0;

@@ -1,26 +1,13 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
  * `rapidfuzz.utils.default_process` in the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts), before trimming, and the
- * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped by a table, and every other code
+ * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped eight code units at a time, and every other code
  * point by fuzzy-process.ts's rules (`mapNonAscii`, imported from JS), asked once per BMP code point and remembered.
  */
 import { alloc, at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
 
 /** The processed code point of a code point from U+0080 on (fuzzy-process.ts `mapNonAscii`, imported from JS). */
 declare function mapCodePoint(cp: i32): i32;
-
-/** default_process for ASCII: lowercase alphanumerics keep their (lowercased) code, everything else becomes a space. */
-// biome-ignore format: a table
-const ASCII_MAP = memory.data<u8>([
-  32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-  32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-  32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-  48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 32, 32, 32, 32, 32, 32,
-  32, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-  112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 32, 32, 32, 32, 32,
-  32, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-  112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 32, 32, 32, 32, 32,
-]);
 
 /** The processed code point of each BMP code point, filled on first sight (-1: not yet known); placed by `layout`. */
 let bmpMap: usize = 0;
@@ -85,28 +72,25 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
   let i = 0;
   while (i < n) {
-    if (i + 8 <= n) {
-      // Eight ASCII code units at once: letters lowercased, digits kept, everything else a space (ASCII_MAP's rule).
-      const v = v128.load(src + (usize(i) << 1));
-      if (!v128.any_true(v128.and(v, i16x8.splat(i16(0xff80))))) {
-        const lower = v128.or(v, i16x8.splat(0x20));
-        const letter = i16x8.lt_u(i16x8.sub(lower, i16x8.splat(0x61)), i16x8.splat(26));
-        const digit = i16x8.lt_u(i16x8.sub(v, i16x8.splat(0x30)), i16x8.splat(10));
-        const mapped = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
-        const at = dst + (usize(count) << 2);
-        v128.store(at, i32x4.extend_low_i16x8_u(mapped));
-        v128.store(at, i32x4.extend_high_i16x8_u(mapped), 16);
-        count += 8;
-        i += 8;
-        continue;
-      }
-    }
+    // Eight code units at once, mapped by default_process's ASCII rule (letters lowercased, digits kept, everything else a space)
+    // and all eight stored; the ASCII ones up to the first other code unit (or the text's end) are kept. Reading and
+    // writing past the end stays inside the module's text regions: `layout` leaves room, and what lies past a text's
+    // end there is overwritten or never read.
+    const v = v128.load(src + (usize(i) << 1));
+    const lower = v128.or(v, i16x8.splat(0x20));
+    const letter = i16x8.lt_u(i16x8.sub(lower, i16x8.splat(0x61)), i16x8.splat(26));
+    const digit = i16x8.lt_u(i16x8.sub(v, i16x8.splat(0x30)), i16x8.splat(10));
+    const mapped = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
+    const at = dst + (usize(count) << 2);
+    v128.store(at, i32x4.extend_low_i16x8_u(mapped));
+    v128.store(at, i32x4.extend_high_i16x8_u(mapped), 16);
+    const wide = i16x8.bitmask(i16x8.gt_u(v, i16x8.splat(0x7f)));
+    const ascii = min(i32(ctz<u32>(wide | 0x100)), n - i);
+    count += ascii;
+    i += ascii;
+    if (ascii === 8 || i >= n) continue;
     const c = i32(load<u16>(src + (usize(i) << 1)));
     i++;
-    if (c < 0x80) {
-      set32(dst, count++, i32(load<u8>(ASCII_MAP + usize(c))));
-      continue;
-    }
     if ((c & 0xfc00) === 0xd800 && i < n) {
       const low = i32(load<u16>(src + (usize(i) << 1)));
       if ((low & 0xfc00) === 0xdc00) {
@@ -115,12 +99,12 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
         continue;
       }
     }
-    let mapped = at32(bmpMap, c);
-    if (mapped < 0) {
-      mapped = mapCodePoint(c);
-      set32(bmpMap, c, mapped);
+    let mapped1 = at32(bmpMap, c);
+    if (mapped1 < 0) {
+      mapped1 = mapCodePoint(c);
+      set32(bmpMap, c, mapped1);
     }
-    set32(dst, count++, idOf(mapped));
+    set32(dst, count++, idOf(mapped1));
   }
   return count;
 }

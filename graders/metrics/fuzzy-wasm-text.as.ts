@@ -155,10 +155,6 @@ function classOf(t: Text, start: i32, n: i32, h: i32): i32 {
   set32(classHash, c, h);
   set32(countA, c, 0);
   set32(countB, c, 0);
-  let key = u64(cpOf(load<i32>(at)) + 1) << 42;
-  if (n > 1) key |= u64(cpOf(load<i32>(at, 4)) + 1) << 21;
-  if (n > 2) key |= u64(cpOf(load<i32>(at, 8)) + 1);
-  store<u64>(classKey + (usize(c) << 3), key);
   return c;
 }
 
@@ -268,7 +264,15 @@ function decompose(): void {
 function sortOnce(): void {
   if (classOrder) return;
   classOrder = alloc(usize(classCount) << 2);
-  for (let c = 0; c < classCount; c++) set32(classOrder, c, c);
+  for (let c = 0; c < classCount; c++) {
+    set32(classOrder, c, c);
+    const at = usize(at32(classSeq, c));
+    const n = at32(classLen, c);
+    let key = u64(cpOf(load<i32>(at)) + 1) << 42;
+    if (n > 1) key |= u64(cpOf(load<i32>(at, 4)) + 1) << 21;
+    if (n > 2) key |= u64(cpOf(load<i32>(at, 8)) + 1);
+    store<u64>(classKey + (usize(c) << 3), key);
+  }
   sortClasses();
 }
 
