@@ -20,32 +20,40 @@ export function placeBmpMap(at: usize): void {
 
 // LCS ids: a processed code point below 256 is its own id; the others are numbered from 256 in order of first sight
 // this grading, so the LCS's mask tables are indexed by id and never larger than 256 + the texts' length.
-/** Processed code point -> its id this grading (0: none yet), for code points from 256 on; all zeros between gradings. */
-let wideIdOf: usize = 0;
+/**
+ * Processed code point -> its id this grading, for code points from 256 on: open addressing over `wideCap` slots of
+ * (key, id), the key the code point with this grading's stamp above it, so a slot of another grading reads as empty
+ * and the table is cleared only when the stamp wraps. Sized to the texts (`layout`), it stays in the first-level cache
+ * for short texts, where a table indexed by code point (4.4 MB) cost a cache miss per wide character.
+ */
+let wideSlots: usize = 0;
+let wideMask = 0;
+let wideStamp = 0;
 /** Id - 256 -> its processed code point, this grading. */
 let wideCps: usize = 0;
 let nextWideId = 256;
 
-/** Places the code point -> id table (0x110000 i32, all zeros). */
-export function placeWideIds(at: usize): void {
-  wideIdOf = at;
+/** Places the wide-id table: `cap` slots (a power of two, at least twice the code points a grading can hold), zeroed. */
+export function placeWideIds(at: usize, cap: i32): void {
+  wideSlots = at;
+  wideMask = cap - 1;
+  wideStamp = 0;
 }
 
 /** Starts a grading's ids, with room for `maxWide` distinct wide code points (an arena region). */
 export function startIds(maxWide: i32): void {
   wideCps = alloc(usize(maxWide) << 2);
   nextWideId = 256;
+  // Code points take 21 bits; the stamp the 11 above them.
+  if (++wideStamp === 0x800) {
+    memory.fill(wideSlots, 0, usize(wideMask + 1) << 3);
+    wideStamp = 1;
+  }
 }
 
 /** How many ids this grading uses (every id is below it). */
 export function idCount(): i32 {
   return nextWideId;
-}
-
-/** Forgets this grading's wide ids. */
-export function endIds(): void {
-  for (let i = 256; i < nextWideId; i++) set32(wideIdOf, at32(wideCps, i - 256), 0);
-  nextWideId = 256;
 }
 
 /** The processed code point of an id. */
@@ -55,12 +63,21 @@ export function cpOf(id: i32): i32 {
 
 function idOf(mapped: i32): i32 {
   if (mapped < 256) return mapped;
-  let id = at32(wideIdOf, mapped);
-  if (id === 0) {
-    id = nextWideId++;
-    set32(wideIdOf, mapped, id);
-    set32(wideCps, id - 256, mapped);
+  const key = (wideStamp << 21) | mapped;
+  let slot = i32((u32(mapped) * 0x9e3779b1) >> 11) & wideMask;
+  let p = wideSlots + (usize(slot) << 3);
+  let k = load<i32>(p);
+  // Past the slots of this grading's other code points: to this one's, or to a free slot (another grading's stamp).
+  while (k !== key && k >>> 21 === wideStamp) {
+    slot = (slot + 1) & wideMask;
+    p = wideSlots + (usize(slot) << 3);
+    k = load<i32>(p);
   }
+  if (k === key) return load<i32>(p, 4);
+  const id = nextWideId++;
+  store<i32>(p, key);
+  store<i32>(p, id, 4);
+  set32(wideCps, id - 256, mapped);
   return id;
 }
 

@@ -7,9 +7,9 @@
  *   const at = input(maxA + maxB, 0); // room for that many UTF-16 code units: A goes at `at`, B at unitsB()
  *   const score = wratio(unitsOfA, unitsOfB); // 0..100
  *
- * Memory: the code point -> id table and the BMP map (fixed), then the texts' regions (LCS ids and UTF-16), the
- * id-indexed mask tables and the class hash table (grown to fit the largest grading so far), then a per-grading arena
- * that every grading starts afresh.
+ * Memory: the BMP map (fixed), then the texts' regions (LCS ids and UTF-16), the id-indexed mask tables, the class
+ * hash table and the wide-id table (grown to fit the largest grading so far), then a per-grading arena that every
+ * grading starts afresh.
  *
  * Generated artefact: fuzzy-wratio.wasm.ts. Regenerate after editing: npx tsx graders/metrics/fuzzy-kernel-build.ts
  */
@@ -29,7 +29,7 @@ import {
   sweep,
   top,
 } from "./fuzzy-wasm-lcs.as.ts";
-import { decode, endIds, idCount, placeBmpMap, placeWideIds, startIds } from "./fuzzy-wasm-process.as.ts";
+import { decode, idCount, placeBmpMap, placeWideIds, startIds } from "./fuzzy-wasm-process.as.ts";
 import {
   diffAB,
   diffBA,
@@ -48,14 +48,13 @@ import {
   trim,
 } from "./fuzzy-wasm-text.as.ts";
 
-const CODE_POINTS = 0x110000;
 let textAt: usize = 0;
 let unitsAt: usize = 0;
 let textCap = 0;
 let arena: usize = 0;
 /** A count per LCS id, all zeros between uses (`sortedLcsBound`, `diffLcsBound`). */
 let counts: usize = 0;
-const WIDE_IDS: usize = (__heap_base + 7) & ~usize(7);
+const BMP_MAP: usize = (__heap_base + 7) & ~usize(7);
 
 /**
  * Makes room for texts of up to maxA + maxB UTF-16 code units; returns where to write them: A at the address
@@ -76,14 +75,16 @@ function layout(cap: i32): void {
   // Slots for the class hash table: a power of two at least twice the most tokens (cap / 2 + 2) the texts can hold.
   let slotCap = 64;
   while (slotCap < cap + 4) slotCap <<= 1;
-  const bmpMap = WIDE_IDS + (CODE_POINTS << 2);
+  // Slots for the wide-id table: at least twice the distinct code points the texts can hold (and there are fewer
+  // than 2^20 + 2^16 in all).
+  let wideCap = 64;
+  while (wideCap < 2 * cap && wideCap < 1 << 21) wideCap <<= 1;
   if (textAt === 0) {
-    ensure(bmpMap + (0x10000 << 2));
-    placeWideIds(WIDE_IDS);
-    placeBmpMap(bmpMap);
+    ensure(BMP_MAP + (0x10000 << 2));
+    placeBmpMap(BMP_MAP);
   }
   textCap = cap;
-  textAt = bmpMap + (0x10000 << 2);
+  textAt = BMP_MAP + (0x10000 << 2);
   unitsAt = textAt + (usize(cap) << 2);
   const alpha = usize(256 + cap);
   const direct = (unitsAt + (usize(cap) << 2) + 15) & ~usize(15);
@@ -91,11 +92,13 @@ function layout(cap: i32): void {
   const rowIds = rowOf + (alpha << 2);
   counts = rowIds + ((alpha + 1) << 2);
   const slots = (counts + (alpha << 2) + 7) & ~usize(7);
-  arena = slots + (usize(slotCap) << 3);
+  const wideSlots = slots + (usize(slotCap) << 3);
+  arena = wideSlots + (usize(wideCap) << 3);
   ensure(arena);
   memory.fill(direct, 0, arena - direct);
   placeTables(direct, rowOf, rowIds);
   placeSlots(slots, slotCap);
+  placeWideIds(wideSlots, wideCap);
 }
 
 /** Smallest LCS whose score can exceed `cutoff`, from the LCS at which the score equals it (rounded down a hair). */
@@ -356,7 +359,6 @@ export function wratio(unitsA: i32, unitsBLen: i32): f64 {
   let score: f64 = 0;
   if (textA.len && textB.len) score = sameText() ? 100 : scores();
   clearPattern();
-  endIds();
   return score;
 }
 
