@@ -2,7 +2,7 @@
  * The leaf graders (every type but multi): render templates, compute or ask a port, return a GraderResult.
  * Failures are values (reward 0, typed error); nothing here throws for a grading failure.
  */
-import { LOCAL_METRICS, meteor } from "./metrics/index.ts";
+import { LOCAL_METRICS, type LocalMetric, meteor } from "./metrics/index.ts";
 import type { ChatMessage, GraderContext } from "./ports.ts";
 import { addUsage, failure, type GraderResult, success, type TokenUsage } from "./result.ts";
 import type {
@@ -10,6 +10,7 @@ import type {
   LabelModelGrader,
   PythonGrader,
   ScoreModelGrader,
+  StringCheckGrader,
   SubGrader,
   TextSimilarityGrader,
 } from "./schema.ts";
@@ -41,16 +42,12 @@ export async function gradeLeaf(
   ctx: GraderContext,
   opts: LeafOptions,
 ): Promise<GraderResult> {
+  if (isLocal(grader)) return gradeLocal(grader, scope, ctx);
   const startedAt = Date.now();
   try {
     switch (grader.type) {
-      case "string_check": {
-        const input = renderOrThrow(grader.input, scope);
-        const reference = renderOrThrow(grader.reference, scope);
-        return success(grader, stringCheck(grader.operation, input, reference), startedAt);
-      }
       case "text_similarity":
-        return await textSimilarity(grader, scope, ctx, opts, startedAt);
+        return await cosineSimilarity(grader, scope, ctx, opts, startedAt);
       case "score_model":
       case "label_model":
         return await modelGrader(grader, scope, ctx, opts, startedAt);
@@ -58,13 +55,51 @@ export async function gradeLeaf(
         return await pythonGrader(grader, scope, ctx, opts, startedAt);
     }
   } catch (err) {
-    if (err instanceof TemplateFailure)
-      return failure(grader, { code: "invalid_variable", message: err.message }, startedAt);
-    return failure(grader, { code: "other", message: `internal grader error: ${(err as Error).message}` }, startedAt);
+    return caught(grader, err, startedAt);
   }
 }
 
-async function textSimilarity(
+function caught(grader: SubGrader, err: unknown, startedAt: number): GraderResult {
+  if (err instanceof TemplateFailure)
+    return failure(grader, { code: "invalid_variable", message: err.message }, startedAt);
+  return failure(grader, { code: "other", message: `internal grader error: ${(err as Error).message}` }, startedAt);
+}
+
+/** A grader computed here, synchronously: string_check, and text_similarity but for cosine (an embeddings port). */
+export type LocalGrader = StringCheckGrader | (TextSimilarityGrader & { evaluation_metric: LocalMetric });
+
+export function isLocal(grader: SubGrader): grader is LocalGrader {
+  return grader.type === "string_check" || (grader.type === "text_similarity" && grader.evaluation_metric !== "cosine");
+}
+
+/**
+ * A local grader's result, synchronously: what `gradeLeaf` returns for it, without a promise per grading (gradeBatch
+ * runs thousands of these in a loop, where the async frames and their microtasks cost as much as a short text's
+ * metric).
+ */
+export function gradeLocal(grader: LocalGrader, scope: TemplateScope, ctx: GraderContext): GraderResult {
+  const startedAt = Date.now();
+  try {
+    const input = renderOrThrow(grader.input, scope);
+    const reference = renderOrThrow(grader.reference, scope);
+    if (grader.type === "string_check")
+      return success(grader, stringCheck(grader.operation, input, reference), startedAt);
+    const score =
+      grader.evaluation_metric === "meteor" // the one local metric with a port: WordNet synonyms, when configured
+        ? meteor(input, reference, ctx.wordnet)
+        : LOCAL_METRICS[grader.evaluation_metric](input, reference);
+    return success(grader, score, startedAt, { scores: passed(grader, score), token_usage: null });
+  } catch (err) {
+    return caught(grader, err, startedAt);
+  }
+}
+
+function passed(grader: TextSimilarityGrader, score: number): Record<string, unknown> {
+  return grader.pass_threshold === undefined ? {} : { passed: score >= grader.pass_threshold };
+}
+
+/** text_similarity with `cosine`: the two texts' embeddings from the configured port. */
+async function cosineSimilarity(
   grader: TextSimilarityGrader,
   scope: TemplateScope,
   ctx: GraderContext,
@@ -73,29 +108,17 @@ async function textSimilarity(
 ): Promise<GraderResult> {
   const input = renderOrThrow(grader.input, scope);
   const reference = renderOrThrow(grader.reference, scope);
-  let score: number;
-  let usage: TokenUsage | null = null;
-  if (grader.evaluation_metric === "cosine") {
-    if (!ctx.embeddings)
-      return failure(
-        grader,
-        { code: "unsupported", message: "cosine needs an embeddings endpoint, and none is configured" },
-        startedAt,
-      );
-    const model = ctx.embeddingModel ?? "text-embedding-3-large";
-    const r = await ctx.embeddings.embed(model, [input, reference], opts.signal ? { signal: opts.signal } : {});
-    if (!r.ok) return failure(grader, { code: "embeddings_error", message: r.message }, startedAt);
-    score = cosine(r.vectors[0]!, r.vectors[1]!);
-    usage = r.usage;
-  } else {
-    score =
-      grader.evaluation_metric === "meteor" // the one local metric with a port: WordNet synonyms, when configured
-        ? meteor(input, reference, ctx.wordnet)
-        : LOCAL_METRICS[grader.evaluation_metric](input, reference);
-  }
-  const scores: Record<string, unknown> = {};
-  if (grader.pass_threshold !== undefined) scores.passed = score >= grader.pass_threshold;
-  return success(grader, score, startedAt, { scores, token_usage: usage });
+  if (!ctx.embeddings)
+    return failure(
+      grader,
+      { code: "unsupported", message: "cosine needs an embeddings endpoint, and none is configured" },
+      startedAt,
+    );
+  const model = ctx.embeddingModel ?? "text-embedding-3-large";
+  const r = await ctx.embeddings.embed(model, [input, reference], opts.signal ? { signal: opts.signal } : {});
+  if (!r.ok) return failure(grader, { code: "embeddings_error", message: r.message }, startedAt);
+  const score = cosine(r.vectors[0]!, r.vectors[1]!);
+  return success(grader, score, startedAt, { scores: passed(grader, score), token_usage: r.usage });
 }
 
 export function cosine(a: number[], b: number[]): number {

@@ -136,6 +136,38 @@ describe("gradeBatch", () => {
     expect(rs.map((r) => r.reward)).toEqual([1, 0]);
   });
 
+  it("grades local graders in order, as runGrader does, and lets timers run during a long batch", async () => {
+    const grader: Grader = {
+      type: "text_similarity",
+      name: "sim",
+      input: "{{sample.output_text}}",
+      reference: "{{item.ref}}",
+      evaluation_metric: "fuzzy_match",
+      pass_threshold: 0.9,
+    };
+    const inputs = Array.from({ length: 20_000 }, (_, i) =>
+      i % 997 === 5
+        ? { sample: sampleFromText("no item, so no reference") }
+        : {
+            // About 150 characters a text: the batch takes well over the 20 ms after which it yields.
+            sample: sampleFromText(`the quick brown fox ${i} jumps over the lazy dog `.repeat(3)),
+            item: { ref: `the quick brown fox ${i % 13} jumps over the lazy dog `.repeat(3) },
+          },
+    );
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const reported: number[] = [];
+    const rs = await gradeBatch(grader, inputs, {}, { onResult: (i) => reported.push(i) });
+    clearInterval(timer);
+    const one = await Promise.all(inputs.slice(0, 1000).map((input) => runGrader(grader, input, {})));
+    const view = (r: (typeof rs)[number]) => [r.reward, r.metadata.scores, r.metadata.error?.code ?? null];
+    expect(rs.slice(0, 1000).map(view)).toEqual(one.map(view));
+    expect(rs[5]!.metadata.errors.invalid_variable_error).toBe(true);
+    expect(rs[1]!.metadata.scores).toEqual({ passed: true });
+    expect(reported).toEqual(inputs.map((_, i) => i));
+    expect(ticks).toBeGreaterThan(0);
+  });
+
   it("never throws: a grader without its port is a typed error", async () => {
     const r = await runGrader(scoreGrader, { sample: sampleFromText("x") }, {});
     expect(r.reward).toBe(0);
