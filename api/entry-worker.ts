@@ -9,6 +9,9 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../db/client.ts";
 import { ensureBootstrapKey } from "../db/queries/auth.ts";
 import * as schema from "../db/schema/index.ts";
+import { installWRatioModule } from "../graders/metrics/fuzzy-kernel.ts";
+// fuzzy_match's WebAssembly pipeline: workerd cannot compile it from bytes, so wrangler uploads it compiled.
+import fuzzyWRatio from "../graders/metrics/fuzzy-wratio.wasm";
 import { openAICompatibleChat, openAICompatibleEmbeddings } from "../graders/openai-compatible.ts";
 import { createR2Store, type R2BucketLike } from "../storage/r2.ts";
 import { createKubernetesBackend } from "../workers/backends/kubernetes.ts";
@@ -22,6 +25,8 @@ import { limitsFrom, parseEnv } from "./config.ts";
 import type { AppDeps } from "./deps.ts";
 import { transition } from "./jobs/lifecycle.ts";
 import { advanceValidation } from "./jobs/service.ts";
+
+installWRatioModule(fuzzyWRatio);
 
 interface Bindings {
   DB: unknown;

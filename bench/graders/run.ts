@@ -178,7 +178,7 @@ async function textSimilarity(label: string, pairs: Pair[]) {
  */
 async function fuzzyByLength(pairs: Pair[]) {
   console.log(
-    `\nfuzzy_match by the longer text's length (code units), same pairs both sides; pipeline: ${wasmKernelAvailable ? "WebAssembly" : "JS"}`,
+    `\nfuzzy_match by the longer text's length (code units), same pairs both sides; pipeline: ${wasmKernelAvailable() ? "WebAssembly" : "JS"}`,
   );
   console.log(
     `${"length".padEnd(12)} ${"pairs".padStart(6)} ${"ts /cpu-s".padStart(12)} ${"python /cpu-s".padStart(13)} ${"ratio".padStart(7)} ${"js pipeline".padStart(11)} ${"ratio".padStart(7)}`,
@@ -206,7 +206,7 @@ async function fuzzyByLength(pairs: Pair[]) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const row of rows) row.js = Math.max(row.js, tsCallRate("fuzzy_match", row.subset, ROUND_SECONDS));
   }
-  useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js");
+  useFuzzyKernel(wasmKernelAvailable() ? "wasm" : "js");
   const times = (x: number | null) => (x ? `${x.toFixed(2)}x` : "n/a");
   for (const { label, subset, py, ts, ratio, js } of rows) {
     // The JS pipeline's rounds are not paired with Python's: its ratio is the default's, scaled by their best rates.

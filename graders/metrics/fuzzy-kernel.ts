@@ -4,8 +4,9 @@
  * JS (fuzzy-process.ts `mapNonAscii`) only for the processed form of a non-ASCII code point it has not seen before.
  *
  * The module is compiled from bytes embedded in fuzzy-wratio.wasm.ts (generated, see fuzzy-kernel-build.ts). workerd
- * forbids compiling WebAssembly from bytes at run time: there the compile throws and fuzzy.ts runs its JS pipeline,
- * which gives the same scores (test/graders/fuzzy-wasm.unit.test.ts).
+ * forbids compiling WebAssembly from bytes at run time: there the compile throws, and the Worker's entry hands in the
+ * same module as fuzzy-wratio.wasm, which wrangler uploads compiled (`installWRatioModule`). Without one, fuzzy.ts runs
+ * its JS pipeline, which gives the same scores (test/graders/fuzzy-wasm.unit.test.ts).
  */
 import { mapNonAscii } from "./fuzzy-process.ts";
 import { FUZZY_WRATIO_WASM } from "./fuzzy-wratio.wasm.ts";
@@ -30,9 +31,6 @@ function compile(): WebAssembly.Module | null {
 
 /** The checked-in module, null where it cannot be compiled (bench/graders/fuzzy-ab.ts times candidates against it). */
 export const builtInWRatioModule = compile();
-
-/** Whether the WebAssembly pipeline runs here. */
-export const wasmKernelAvailable = builtInWRatioModule !== null;
 
 /** Memory (bytes) past which an instance is dropped after its grading: WebAssembly memory never shrinks. */
 const RETAIN_LIMIT = 64 << 20;
@@ -120,7 +118,21 @@ export class WRatioRunner {
   }
 }
 
-const runner = builtInWRatioModule ? new WRatioRunner(builtInWRatioModule) : null;
+let runner = builtInWRatioModule ? new WRatioRunner(builtInWRatioModule) : null;
+
+/** Whether the WebAssembly pipeline runs here. */
+export function wasmKernelAvailable(): boolean {
+  return runner !== null;
+}
+
+/**
+ * Gives the pipeline a module the platform compiled: workerd forbids compiling WebAssembly from bytes but runs a module
+ * uploaded with the Worker (api/entry-worker.ts imports fuzzy-wratio.wasm, which wrangler uploads compiled). Where the
+ * built-in module compiled, nothing changes.
+ */
+export function installWRatioModule(module: WebAssembly.Module): void {
+  runner ??= new WRatioRunner(module);
+}
 
 /** Bytes of memory the current instance holds (0 when there is none): bounded by `RETAIN_LIMIT` between gradings. */
 export function wasmMemoryBytes(): number {

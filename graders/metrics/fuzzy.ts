@@ -417,17 +417,18 @@ function wratio(): number {
   return Math.max(best, partialTokenRatio(best / UNBASE_SCALE / PARTIAL_SCALE) * UNBASE_SCALE * PARTIAL_SCALE);
 }
 
-let pipeline: "wasm" | "js" = wasmKernelAvailable ? "wasm" : "js";
+/** The pipeline a test or the bench asked for; null: the WebAssembly one wherever it runs (fuzzy-kernel.ts). */
+let pipeline: "wasm" | "js" | null = null;
 
-/** Runs fuzzy_match on the given pipeline from now on (tests and the bench compare the two; the default is the
- * WebAssembly one where it can be compiled, "js" is what workerd runs). */
+/** Runs fuzzy_match on the given pipeline from now on (tests and the bench compare the two; "js" is what workerd runs
+ * when the Worker brings no compiled module). */
 export function useFuzzyKernel(kind: "wasm" | "js"): void {
   pipeline = kind;
 }
 
 /** The fuzzy_match score in [0, 1]. */
 export function fuzzyMatch(input: string, reference: string): number {
-  if (pipeline === "wasm") return wasmWRatio(input, reference) / 100;
+  if (pipeline === "wasm" || (pipeline === null && wasmKernelAvailable())) return wasmWRatio(input, reference) / 100;
   trimAlphabet();
   textA.load(input);
   textB.load(reference);

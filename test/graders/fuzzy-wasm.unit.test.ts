@@ -4,9 +4,12 @@
  * tokens, length ratios around 1.5 and 8, needles in haystacks, identical and whitespace-only texts. The scores must be
  * equal, not close: both run the same algorithm in the same floating-point order.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fuzzyMatch, useFuzzyKernel } from "../../graders/metrics/fuzzy.ts";
 import { wasmKernelAvailable, wasmMemoryBytes } from "../../graders/metrics/fuzzy-kernel.ts";
+import { FUZZY_WRATIO_WASM } from "../../graders/metrics/fuzzy-wratio.wasm.ts";
 import { rng, smallEdits } from "./reference/corpus.ts";
 
 const ALPHABETS = [
@@ -25,7 +28,7 @@ const ALPHABETS = [
 ];
 const WORDS = ["new", "york", "mets", "the", "a", "braves", "atlanta", "vs", "zürich", "日本", "😀", "x"];
 
-describe.skipIf(!wasmKernelAvailable)("fuzzy_match: WebAssembly pipeline vs JS pipeline", () => {
+describe.skipIf(!wasmKernelAvailable())("fuzzy_match: WebAssembly pipeline vs JS pipeline", () => {
   afterAll(() => useFuzzyKernel("wasm"));
   const next = rng(2024);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
@@ -97,6 +100,11 @@ describe.skipIf(!wasmKernelAvailable)("fuzzy_match: WebAssembly pipeline vs JS p
       useFuzzyKernel("wasm");
       expect(fuzzyMatch(a, b)).toBe(js);
     }
+  });
+
+  it("ships one module: the Worker's fuzzy-wratio.wasm holds the bytes embedded in fuzzy-wratio.wasm.ts", () => {
+    const file = readFileSync(join(import.meta.dirname, "../../graders/metrics/fuzzy-wratio.wasm"));
+    expect(file.equals(Buffer.from(FUZZY_WRATIO_WASM, "base64"))).toBe(true);
   });
 
   it("grades a 1 MB text and then holds bounded memory", () => {

@@ -80,10 +80,10 @@ describe.skipIf(!hasVenv)("fuzzy_match parity with rapidfuzz on adversarial pair
   const pairs = [...buildPairs(4000), ...nearPairs(600)];
   const expected = hasVenv ? runReference<number[]>(pairs, ["--fuzzy"]) : [];
 
-  afterAll(() => useFuzzyKernel(wasmKernelAvailable ? "wasm" : "js"));
+  afterAll(() => useFuzzyKernel(wasmKernelAvailable() ? "wasm" : "js"));
 
   it.each(["wasm", "js"] as const)(`agrees to 1e-6 on ${pairs.length} pairs (%s pipeline)`, (kernel) => {
-    if (kernel === "wasm" && !wasmKernelAvailable) return;
+    if (kernel === "wasm" && !wasmKernelAvailable()) return;
     useFuzzyKernel(kernel);
     const mismatches: string[] = [];
     pairs.forEach((p, i) => {

@@ -1,8 +1,9 @@
 /**
- * fuzzy_match inside workerd (Miniflare), where compiling WebAssembly from bytes is forbidden: the module still loads,
- * falls back to the JS pipeline, and gives Node's scores (the WebAssembly pipeline's).
+ * fuzzy_match inside workerd (Miniflare), where compiling WebAssembly from bytes is forbidden: a Worker that brings the
+ * module compiled (as api/entry-worker.ts does with fuzzy-wratio.wasm) runs the WebAssembly pipeline; one that does not
+ * falls back to the JS pipeline. Both give Node's scores.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
@@ -18,38 +19,64 @@ const PAIRS: [string, string][] = [
 ];
 
 describe("fuzzy_match in workerd", () => {
-  let mf: Miniflare;
+  let workers: Record<string, Miniflare> = {};
   let dir: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "fuzzy-workerd-"));
-    const entry = join(dir, "entry.ts");
     const metrics = resolve(import.meta.dirname, "../../graders/metrics");
-    await writeFile(
-      entry,
-      `import { fuzzyMatch } from ${JSON.stringify(join(metrics, "fuzzy.ts"))};
-import { wasmKernelAvailable } from ${JSON.stringify(join(metrics, "fuzzy-kernel.ts"))};
+    const entry = (install: boolean) => `import { fuzzyMatch } from ${JSON.stringify(join(metrics, "fuzzy.ts"))};
+import { installWRatioModule, wasmKernelAvailable } from ${JSON.stringify(join(metrics, "fuzzy-kernel.ts"))};
+${install ? 'import wratio from "./fuzzy-wratio.wasm";\ninstallWRatioModule(wratio);' : ""}
 export default {
   async fetch(request) {
     const pairs = await request.json();
-    return Response.json({ wasm: wasmKernelAvailable, scores: pairs.map(([a, b]) => fuzzyMatch(a, b)) });
+    return Response.json({ wasm: wasmKernelAvailable(), scores: pairs.map(([a, b]) => fuzzyMatch(a, b)) });
   },
 };
-`,
-    );
-    const bundle = await build({ entryPoints: [entry], bundle: true, format: "esm", write: false, logLevel: "silent" });
-    mf = new Miniflare({ modules: true, script: bundle.outputFiles[0]!.text, compatibilityDate: "2025-01-01" });
+`;
+    const bundle = async (install: boolean) => {
+      const file = join(dir, `entry-${install}.ts`);
+      await writeFile(file, entry(install));
+      const out = await build({
+        entryPoints: [file],
+        bundle: true,
+        format: "esm",
+        write: false,
+        logLevel: "silent",
+        external: ["*.wasm"],
+      });
+      return out.outputFiles[0]!.text;
+    };
+    const wasm = await readFile(join(metrics, "fuzzy-wratio.wasm"));
+    type Module = { type: "ESModule" | "CompiledWasm"; path: string; contents: string | Uint8Array };
+    const worker = (modules: Module[]) => new Miniflare({ modulesRoot: dir, modules, compatibilityDate: "2025-01-01" });
+    workers = {
+      "with-module": worker([
+        { type: "ESModule", path: join(dir, "with.js"), contents: await bundle(true) },
+        { type: "CompiledWasm", path: join(dir, "fuzzy-wratio.wasm"), contents: wasm },
+      ]),
+      without: worker([{ type: "ESModule", path: join(dir, "without.js"), contents: await bundle(false) }]),
+    };
   });
 
   afterAll(async () => {
-    await mf?.dispose();
+    await Promise.all(Object.values(workers).map((w) => w.dispose()));
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("uses the JS pipeline and gives Node's scores", async () => {
-    const res = await mf.dispatchFetch("http://localhost/", { method: "POST", body: JSON.stringify(PAIRS) });
-    const body = (await res.json()) as { wasm: boolean; scores: number[] };
-    expect(body.wasm).toBe(false);
-    expect(body.scores).toEqual(PAIRS.map(([a, b]) => fuzzyMatch(a, b)));
-  });
+  for (const [worker, wasm] of [
+    ["with-module", true],
+    ["without", false],
+  ] as const) {
+    it(`${worker}: runs the ${wasm ? "WebAssembly" : "JS"} pipeline and gives Node's scores`, async () => {
+      const res = await workers[worker]!.dispatchFetch("http://localhost/", {
+        method: "POST",
+        body: JSON.stringify(PAIRS),
+      });
+      const body = (await res.json()) as { wasm: boolean; scores: number[] };
+      expect(body.wasm).toBe(wasm);
+      expect(body.scores).toEqual(PAIRS.map(([a, b]) => fuzzyMatch(a, b)));
+    });
+  }
 });

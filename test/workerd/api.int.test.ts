@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fuzzyMatch } from "../../graders/metrics/fuzzy.ts";
 import { type FakeChatServer, startFakeChatServer } from "../graders/fake-chat-server.ts";
 import { stringCheck } from "../jobs/fixtures.ts";
 import { buildWorkerBundle, eventually, removeBundle, startWorkerdApi, type WorkerdApi } from "./harness.ts";
@@ -220,6 +221,23 @@ describe("the Worker bundle in workerd", () => {
       400,
       { code: "invalid_grader", param: "grader.operation" },
     );
+  });
+
+  it("runs text_similarity fuzzy_match in the Worker with Node's scores (its WebAssembly module uploaded compiled)", async () => {
+    const grader = {
+      type: "text_similarity" as const,
+      name: "fuzzy",
+      input: "{{sample.output_text}}",
+      reference: "{{item.ref}}",
+      evaluation_metric: "fuzzy_match" as const,
+    };
+    for (const [sample, ref] of [
+      ["The quick brown fox jumps over the lazy dog", "The quick brown dog jumps on the log."],
+      ["日本語 the hopeful airliner", "日本語 formative hopeful airliner"],
+    ] as const) {
+      const result = await api.client.fineTuning.alpha.graders.run({ grader, model_sample: sample, item: { ref } });
+      expect(result.reward).toBe(fuzzyMatch(sample, ref));
+    }
   });
 
   it("runs a score_model grader through the configured OpenAI-compatible endpoint (fetch from workerd)", async () => {

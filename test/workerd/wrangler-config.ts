@@ -52,6 +52,12 @@ export function miniflareOptionsFrom(config: WranglerConfig) {
   const { top, arrays } = config;
   const flags = top.compatibility_flags;
   return {
+    // How wrangler's bundle loads: ES modules, and .wasm files as compiled modules (wrangler's default rule; the
+    // Worker imports fuzzy_match's WebAssembly pipeline so).
+    modulesRules: [
+      { type: "ESModule" as const, include: ["**/*.js"] },
+      { type: "CompiledWasm" as const, include: ["**/*.wasm"] },
+    ],
     compatibilityDate: str(top, "compatibility_date"),
     compatibilityFlags: Array.isArray(flags) ? flags : [],
     bindings: config.vars,
