@@ -42,6 +42,20 @@ const NodeBuffer = (
   globalThis as unknown as { Buffer?: { from(b: ArrayBuffer, at: number, len: number): NodeBufferLike } }
 ).Buffer;
 
+/**
+ * A Buffer over memory[at, at + length) for `ucs2Write`, or null where there is none: no Buffer, or workerd's
+ * nodejs_compat one, whose `ucs2Write` at an offset throws unless given a length (a probe finds out).
+ */
+function bufferView(memory: ArrayBuffer, at: number, length: number): NodeBufferLike | null {
+  if (!NodeBuffer) return null;
+  try {
+    const view = NodeBuffer.from(memory, at, length);
+    return view.ucs2Write("a", length - 2) === 2 ? view : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One instance of a compiled WRatio module at a time, and where the texts go in its memory. */
 export class WRatioRunner {
   private instance: WRatioExports | null = null;
@@ -51,6 +65,8 @@ export class WRatioRunner {
    * has length 0 (reading `memory.buffer` on every call instead cost more than a short grading's LCS).
    */
   private units: Uint8Array = new Uint8Array(0);
+  /** `units` as a Buffer, where `ucs2Write` can fill it (`bufferView`). */
+  private unitBuffer: NodeBufferLike | null = null;
   private unitView = new Uint16Array(0);
   private offsetB = 0;
   private textCap = -1;
@@ -85,7 +101,7 @@ export class WRatioRunner {
    */
   private write(text: string, offset: number): number {
     const n = text.length;
-    if (n >= 32 && NodeBuffer) return (this.units as NodeBufferLike).ucs2Write(text, offset) >> 1;
+    if (n >= 32 && this.unitBuffer) return this.unitBuffer.ucs2Write(text, offset) >> 1;
     const view = this.unitView;
     const at = offset >> 1;
     for (let i = 0; i < n; i++) view[at + i] = text.charCodeAt(i);
@@ -103,6 +119,7 @@ export class WRatioRunner {
   private drop(): void {
     this.instance = null;
     this.units = new Uint8Array(0);
+    this.unitBuffer = null;
     this.unitView = new Uint16Array(0);
   }
 
@@ -110,9 +127,8 @@ export class WRatioRunner {
   private place(k: WRatioExports, count: number): void {
     const at = k.input(count, 0);
     this.offsetB = k.unitsB() - at;
-    this.units = NodeBuffer
-      ? NodeBuffer.from(k.memory.buffer, at, 2 * this.offsetB)
-      : new Uint8Array(k.memory.buffer, at, 2 * this.offsetB);
+    this.unitBuffer = bufferView(k.memory.buffer, at, 2 * this.offsetB);
+    this.units = this.unitBuffer ?? new Uint8Array(k.memory.buffer, at, 2 * this.offsetB);
     this.unitView = new Uint16Array(k.memory.buffer, at, this.offsetB);
     this.textCap = this.offsetB >> 1;
   }

@@ -236,6 +236,7 @@ describe("the Worker bundle in workerd", () => {
       ["日本語 the hopeful airliner", "日本語 formative hopeful airliner"],
     ] as const) {
       const result = await api.client.fineTuning.alpha.graders.run({ grader, model_sample: sample, item: { ref } });
+      expect((result.metadata as { error?: unknown }).error).toBeNull();
       expect(result.reward).toBe(fuzzyMatch(sample, ref));
     }
   });
