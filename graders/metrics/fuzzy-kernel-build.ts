@@ -1,7 +1,7 @@
 /**
  * Regenerates fuzzy-wratio.wasm.ts (the compiled WebAssembly WRatio pipeline, base64) and fuzzy-wratio.wasm (the same
- * bytes, for the Worker's bundle) from fuzzy-wratio.as.ts and the fuzzy-wasm-*.as.ts files it imports, with AssemblyScript's compiler (the `assemblyscript` dev dependency) and
- * Binaryen's wasm-opt for inlining. The artefact is checked in so that neither the tests nor a deployment need the
+ * bytes, for the Worker's bundle) from fuzzy-wratio.as.ts and the fuzzy-wasm-*.as.ts files it imports, with
+ * AssemblyScript's compiler (the `assemblyscript` dev dependency) and Binaryen's wasm-opt for inlining. The artefact is checked in so that neither the tests nor a deployment need the
  * compiler; run this after editing them:
  *
  *   npx tsx graders/metrics/fuzzy-kernel-build.ts

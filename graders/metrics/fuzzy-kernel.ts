@@ -60,14 +60,13 @@ function bufferView(memory: ArrayBuffer, at: number, length: number): NodeBuffer
 export class WRatioRunner {
   private instance: WRatioExports | null = null;
   /**
-   * A view of the instance's memory where the texts go (A at 0, B at `offsetB`, in bytes), and how many UTF-16 code
+   * A view of the instance's memory where the texts go (A at unit 0, B at byte `offsetB`), and how many UTF-16 code
    * units each region holds. Re-taken whenever the memory grew: growing detaches the old buffer, and a detached view
    * has length 0 (reading `memory.buffer` on every call instead cost more than a short grading's LCS).
    */
-  private units: Uint8Array = new Uint8Array(0);
-  /** `units` as a Buffer, where `ucs2Write` can fill it (`bufferView`). */
-  private unitBuffer: NodeBufferLike | null = null;
   private unitView = new Uint16Array(0);
+  /** The same bytes as a Buffer, where `ucs2Write` can fill them (`bufferView`). */
+  private unitBuffer: NodeBufferLike | null = null;
   private offsetB = 0;
   private textCap = -1;
 
@@ -76,7 +75,7 @@ export class WRatioRunner {
   /** rapidfuzz.fuzz.WRatio(a, b, processor=default_process), 0..100. */
   score(a: string, b: string): number {
     const k = this.instance ?? this.instantiate();
-    if (a.length + b.length > this.textCap || this.units.length === 0) this.place(k, a.length + b.length);
+    if (a.length + b.length > this.textCap || this.unitView.length === 0) this.place(k, a.length + b.length);
     let score: number;
     try {
       score = k.wratio(this.write(a, 0), this.write(b, this.offsetB));
@@ -84,7 +83,7 @@ export class WRatioRunner {
       this.drop(); // a trap (out of memory) leaves the module's tables dirty
       throw err;
     }
-    if (this.units.length === 0 && k.memory.buffer.byteLength > RETAIN_LIMIT) this.drop();
+    if (this.unitView.length === 0 && k.memory.buffer.byteLength > RETAIN_LIMIT) this.drop();
     return score;
   }
 
@@ -118,18 +117,16 @@ export class WRatioRunner {
 
   private drop(): void {
     this.instance = null;
-    this.units = new Uint8Array(0);
-    this.unitBuffer = null;
     this.unitView = new Uint16Array(0);
+    this.unitBuffer = null;
   }
 
   /** Asks the module for room for `count` UTF-16 code units and takes a view of where they go. */
   private place(k: WRatioExports, count: number): void {
     const at = k.input(count, 0);
     this.offsetB = k.unitsB() - at;
-    this.unitBuffer = bufferView(k.memory.buffer, at, 2 * this.offsetB);
-    this.units = this.unitBuffer ?? new Uint8Array(k.memory.buffer, at, 2 * this.offsetB);
     this.unitView = new Uint16Array(k.memory.buffer, at, this.offsetB);
+    this.unitBuffer = bufferView(k.memory.buffer, at, 2 * this.offsetB);
     this.textCap = this.offsetB >> 1;
   }
 }

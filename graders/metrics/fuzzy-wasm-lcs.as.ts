@@ -232,6 +232,8 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
     let v1 = ALL;
     let v2 = ALL;
     let v3 = ALL;
+    // The pattern's bits of words 2 and 3 (word 3 has none in a three-word pattern).
+    const top2 = lowBits(patLen - 128);
     const top3 = patLen > 192 ? lowBits(patLen - 192) : 0;
     for (let col = 0; col < len2; col++) {
       const p = masks + (usize(at32(rowOf, at32(text, from + col))) << 5);
@@ -251,13 +253,11 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
       v1 = s1 | (v1 - u1);
       v0 = s0 | (v0 - u0);
       if ((col & 63) === 63 && minLcs > 0) {
-        const matches = popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2) + popcnt<u64>(~v3 & top3);
+        const matches = popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2 & top2) + popcnt<u64>(~v3 & top3);
         if (i32(matches) + (len2 - 1 - col) < minLcs) return 0;
       }
     }
-    return i32(
-      popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2 & lowBits(patLen - 128)) + popcnt<u64>(~v3 & top3),
-    );
+    return i32(popcnt<u64>(~v0) + popcnt<u64>(~v1) + popcnt<u64>(~v2 & top2) + popcnt<u64>(~v3 & top3));
   }
   fill64(state, ALL, words);
   const bandLeft = patLen - minLcs;

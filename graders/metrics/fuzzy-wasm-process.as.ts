@@ -1,8 +1,9 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
  * `rapidfuzz.utils.default_process` in the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts), before trimming, and the
- * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped eight code units at a time, and every other code
- * point by fuzzy-process.ts's rules (`mapNonAscii`, imported from JS), asked once per BMP code point and remembered.
+ * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped eight code units at a time, and
+ * every other code point by fuzzy-process.ts's rules (`mapNonAscii`, imported from JS), asked once per BMP code point
+ * and remembered.
  */
 import { alloc, at32, set32 } from "./fuzzy-wasm-lcs.as.ts";
 
@@ -89,18 +90,18 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
   let i = 0;
   while (i < n) {
-    // Eight code units at once, mapped by default_process's ASCII rule (letters lowercased, digits kept, everything else a space)
-    // and all eight stored; the ASCII ones up to the first other code unit (or the text's end) are kept. Reading and
-    // writing past the end stays inside the module's text regions: `layout` leaves room, and what lies past a text's
-    // end there is overwritten or never read.
+    // Eight code units at once, mapped by default_process's ASCII rule (letters lowercased, digits kept, everything
+    // else a space) and all eight stored; the ASCII ones up to the first other code unit (or the text's end) are kept.
+    // Reading and writing past the end stays inside the module's text regions: `layout` leaves room, and what lies
+    // past a text's end there is overwritten or never read.
     const v = v128.load(src + (usize(i) << 1));
     const lower = v128.or(v, i16x8.splat(0x20));
     const letter = i16x8.lt_u(i16x8.sub(lower, i16x8.splat(0x61)), i16x8.splat(26));
     const digit = i16x8.lt_u(i16x8.sub(v, i16x8.splat(0x30)), i16x8.splat(10));
-    const mapped = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
+    const lanes = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
     const at = dst + (usize(count) << 2);
-    v128.store(at, i32x4.extend_low_i16x8_u(mapped));
-    v128.store(at, i32x4.extend_high_i16x8_u(mapped), 16);
+    v128.store(at, i32x4.extend_low_i16x8_u(lanes));
+    v128.store(at, i32x4.extend_high_i16x8_u(lanes), 16);
     const wide = i16x8.bitmask(i16x8.gt_u(v, i16x8.splat(0x7f)));
     const ascii = min(i32(ctz<u32>(wide | 0x100)), n - i);
     count += ascii;
@@ -116,12 +117,12 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
         continue;
       }
     }
-    let mapped1 = at32(bmpMap, c);
-    if (mapped1 < 0) {
-      mapped1 = mapCodePoint(c);
-      set32(bmpMap, c, mapped1);
+    let mapped = at32(bmpMap, c);
+    if (mapped < 0) {
+      mapped = mapCodePoint(c);
+      set32(bmpMap, c, mapped);
     }
-    set32(dst, count++, idOf(mapped1));
+    set32(dst, count++, idOf(mapped));
   }
   return count;
 }
