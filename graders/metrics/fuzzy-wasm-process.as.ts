@@ -103,6 +103,11 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
     v128.store(at, i32x4.extend_low_i16x8_u(lanes));
     v128.store(at, i32x4.extend_high_i16x8_u(lanes), 16);
     const wide = i16x8.bitmask(i16x8.gt_u(v, i16x8.splat(0x7f)));
+    if (wide === 0 && i + 8 <= n) {
+      i += 8;
+      count += 8;
+      continue;
+    }
     const ascii = min(i32(ctz<u32>(wide | 0x100)), n - i);
     count += ascii;
     i += ascii;

@@ -82,7 +82,7 @@ export function tokenize(): void {
   classLen = alloc(usize(cap) << 2);
   classSeq = alloc(usize(cap) << 2);
   classHash = alloc(usize(cap) << 2);
-  classKey = alloc(usize(cap) << 3);
+  classKey = alloc(usize(cap + 1) << 3); // and a sentinel past the last class (`rankClasses`)
   countA = alloc(usize(cap) << 2);
   countB = alloc(usize(cap) << 2);
   let size = 64;
@@ -187,9 +187,46 @@ function insertionSort(ids: usize, from: i32, to: i32): void {
   }
 }
 
-/** Sorts `classOrder`: insertion-sorted runs of 16, merged bottom-up through a scratch array. */
+/** Classes up to this many are sorted by `rankClasses`. */
+const RANK_MAX = 64;
+
+/**
+ * Sorts `classOrder` by counting: a class's place is how many classes sort before it. Without a data-dependent branch
+ * but on a tie of sort keys, two keys a step: sorting by comparisons mispredicts about every other one, and the
+ * bench cycles through pairs whose token order the predictor cannot have learnt. Quadratic, so for a few dozen
+ * classes only (`sortClasses`). The keys hold at most 63 bits, so a signed comparison orders them; a sentinel key
+ * (greater than all) pads them to an even count.
+ */
+function rankClasses(): void {
+  const n = classCount;
+  store<u64>(classKey + (usize(n) << 3), i64.MAX_VALUE);
+  for (let i = 0; i < n; i++) {
+    const key = load<i64>(classKey + (usize(i) << 3));
+    const splat = i64x2.splat(key);
+    let before = i64x2.splat(0);
+    let same = i64x2.splat(0);
+    for (let j = 0; j < n; j += 2) {
+      const keys = v128.load(classKey + (usize(j) << 3));
+      before = i64x2.sub(before, i64x2.lt_s(keys, splat));
+      same = i64x2.sub(same, i64x2.eq(keys, splat));
+    }
+    let rank = i32(i64x2.extract_lane(before, 0) + i64x2.extract_lane(before, 1));
+    if (i64x2.extract_lane(same, 0) + i64x2.extract_lane(same, 1) > 1) {
+      for (let j = 0; j < n; j++) {
+        if (j !== i && load<i64>(classKey + (usize(j) << 3)) === key && after(i, j)) rank++;
+      }
+    }
+    set32(classOrder, rank, i);
+  }
+}
+
+/** Sorts `classOrder`: by counting for a few dozen classes, else insertion-sorted runs of 16 merged bottom-up. */
 function sortClasses(): void {
   const n = classCount;
+  if (n <= RANK_MAX) {
+    rankClasses();
+    return;
+  }
   const RUN = 16;
   for (let from = 0; from < n; from += RUN) insertionSort(classOrder, from, min(n, from + RUN));
   if (n <= RUN) return;
@@ -213,20 +250,24 @@ function sortClasses(): void {
   classOrder = src;
 }
 
-/** Appends class c's ids `times` times, each after a space. */
-function push(j: Joined, c: i32, times: i32): void {
+/**
+ * Writes class c's ids `times` times at `to`, each after a space; returns where the next goes. Its first 8 ids are
+ * written whatever `times` is (then left behind for the next to overwrite), in whole vectors of four ids, up to 7
+ * past its end: no branch on the length of a token of up to 8 code points. Reading past a token's end stays inside
+ * the texts' region (`layout`); the lists have room for 9 ids past their end (`writeIds`).
+ */
+function push(to: usize, c: i32, times: i32): usize {
   const from = usize(at32(classSeq, c));
   const n = at32(classLen, c);
-  let to = j.ids + (usize(j.len) << 2);
-  for (let r = 0; r < times; r++) {
-    if (j.len > 0) {
-      store<i32>(to, 0x20);
-      to += 4;
-    }
-    for (let k = 0; k < n; k++) store<i32>(to + (usize(k) << 2), load<i32>(from + (usize(k) << 2)));
-    to += usize(n) << 2;
-    j.len = i32((to - j.ids) >> 2);
-  }
+  store<i32>(to, 0x20);
+  v128.store(to, v128.load(from), 4);
+  v128.store(to, v128.load(from, 16), 20);
+  if (times === 0) return to;
+  for (let k = 8; k < n; k += 4) v128.store(to + 4 + (usize(k) << 2), v128.load(from + (usize(k) << 2)));
+  const step = usize(n + 1) << 2;
+  if (times === 1) return to + step;
+  for (let r = 1; r < times; r++) memory.copy(to + usize(r) * step, to, step);
+  return to + usize(times) * step;
 }
 
 /**
@@ -236,28 +277,40 @@ function push(j: Joined, c: i32, times: i32): void {
  */
 function decompose(): void {
   sortedA.ids = sortedB.ids = diffAB.ids = diffBA.ids = 0;
-  sortedA.len = textA.tokens > 0 ? -1 : 0;
-  sortedB.len = textB.tokens > 0 ? -1 : 0;
-  diffAB.len = diffAB.words = diffBA.len = diffBA.words = 0;
-  sectCount = 0;
-  sectLen = 0;
+  // Sums without a data-dependent branch (whether a class is shared is a coin toss to the predictor); the spaces
+  // between the words are added at the end.
+  let sortedLenA = 0;
+  let sortedLenB = 0;
+  let sect = 0;
+  let onlyA = 0;
+  let onlyB = 0;
+  let sectChars = 0;
+  let onlyAChars = 0;
+  let onlyBChars = 0;
   for (let c = 0; c < classCount; c++) {
     const inA = at32(countA, c);
     const inB = at32(countB, c);
     const n = at32(classLen, c);
-    sortedA.len += inA * (n + 1);
-    sortedB.len += inB * (n + 1);
-    if (inA > 0 && inB > 0) {
-      sectLen += n + (sectCount > 0 ? 1 : 0);
-      sectCount++;
-    } else if (inA > 0) {
-      diffAB.len += n + (diffAB.words > 0 ? 1 : 0);
-      diffAB.words++;
-    } else {
-      diffBA.len += n + (diffBA.words > 0 ? 1 : 0);
-      diffBA.words++;
-    }
+    sortedLenA += inA * (n + 1);
+    sortedLenB += inB * (n + 1);
+    const a = i32(inA > 0);
+    const b = i32(inB > 0);
+    const both = a & b;
+    sect += both;
+    sectChars += n & -both;
+    onlyA += a ^ both;
+    onlyAChars += n & -(a ^ both);
+    onlyB += b ^ both;
+    onlyBChars += n & -(b ^ both);
   }
+  sortedA.len = textA.tokens > 0 ? sortedLenA - 1 : 0;
+  sortedB.len = textB.tokens > 0 ? sortedLenB - 1 : 0;
+  sectCount = sect;
+  sectLen = sect > 0 ? sectChars + sect - 1 : 0;
+  diffAB.words = onlyA;
+  diffAB.len = onlyA > 0 ? onlyAChars + onlyA - 1 : 0;
+  diffBA.words = onlyB;
+  diffBA.len = onlyB > 0 ? onlyBChars + onlyB - 1 : 0;
 }
 
 /** Sorts the classes, once per grading, when a scorer first needs the lists' order (many gradings end before). */
@@ -265,7 +318,7 @@ function sortOnce(): void {
   if (classOrder) return;
   classOrder = alloc(usize(classCount) << 2);
   for (let c = 0; c < classCount; c++) {
-    set32(classOrder, c, c);
+    if (classCount > RANK_MAX) set32(classOrder, c, c);
     const at = usize(at32(classSeq, c));
     const n = at32(classLen, c);
     let key = u64(cpOf(load<i32>(at)) + 1) << 42;
@@ -283,20 +336,18 @@ function sortOnce(): void {
  */
 function writeIds(x: Joined, y: Joined, setDifference: bool): void {
   sortOnce();
-  const lenX = x.len;
-  const lenY = y.len;
-  x.ids = alloc(usize(lenX) << 2);
-  y.ids = alloc(usize(lenY) << 2);
-  x.len = y.len = 0;
+  // Each list is written as " w1 w2 ...", its ids starting after that first space, with room for `push`'s overshoot.
+  let toX = alloc(usize(x.len + 12) << 2);
+  let toY = alloc(usize(y.len + 12) << 2);
+  x.ids = toX + 4;
+  y.ids = toY + 4;
   for (let k = 0; k < classCount; k++) {
     const c = at32(classOrder, k);
     const inA = at32(countA, c);
     const inB = at32(countB, c);
-    push(x, c, setDifference ? i32(inA > 0 && inB === 0) : inA);
-    push(y, c, setDifference ? i32(inB > 0 && inA === 0) : inB);
+    toX = push(toX, c, setDifference ? i32(inA > 0) & i32(inB === 0) : inA);
+    toY = push(toY, c, setDifference ? i32(inB > 0) & i32(inA === 0) : inB);
   }
-  x.len = lenX;
-  y.len = lenY;
 }
 
 /** Writes the ids of both sorted token lists (once per grading). */
@@ -351,12 +402,14 @@ function countClass(counts: usize, c: i32, times: i32, sign: i32): i32 {
   let matched = 0;
   for (let r = 0; r < times; r++) {
     for (let k = 0; k < n; k++) {
-      const id = at32(seq, k);
-      const left = at32(counts, id);
-      if (sign > 0) set32(counts, id, left + 1);
-      else if (left > 0) {
-        matched++;
-        set32(counts, id, left - 1);
+      const at = counts + (usize(at32(seq, k)) << 2);
+      const left = load<i32>(at);
+      if (sign > 0) store<i32>(at, left + 1);
+      else {
+        // Without a branch on whether any are left: that is data the predictor cannot know.
+        const some = i32(left > 0);
+        matched += some;
+        store<i32>(at, left - some);
       }
     }
   }
