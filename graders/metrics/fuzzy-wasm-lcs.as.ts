@@ -95,11 +95,7 @@ function fill64(at: usize, v: u64, n: i32): void {
 export function clearPattern(): void {
   if (patLen === 0) return;
   if (words <= 2) {
-    for (let i = patFrom; i < patTo; i++) {
-      const p = direct + (usize(at32(patSeq, i)) << 4);
-      store<u64>(p, 0);
-      store<u64>(p, 0, 8);
-    }
+    for (let i = patFrom; i < patTo; i++) v128.store(direct + (usize(at32(patSeq, i)) << 4), v128.splat<i64>(0));
   } else {
     for (let r = 1; r < rows; r++) set32(rowOf, at32(rowIds, r), 0);
   }
@@ -120,9 +116,17 @@ export function buildPattern(seq: usize, from: i32, to: i32, reverse: bool): voi
   if (len <= 128) {
     // One or two words: the masks straight in the id-indexed table, word k of id at direct + id * 16 + k * 8.
     words = len <= 64 ? 1 : 2;
-    for (let i = 0; i < len; i++) {
-      const p = direct + (usize(at32(seq, reverse ? to - 1 - i : from + i)) << 4) + (usize(i >> 6) << 3);
-      store<u64>(p, load<u64>(p) | (u64(1) << u64(i & 63)));
+    // Read forwards (step 1) or backwards (-1): no select per id.
+    const step = reverse ? -1 : 1;
+    const first = reverse ? to - 1 : from;
+    const low = min(len, 64);
+    for (let i = 0; i < low; i++) {
+      const p = direct + (usize(at32(seq, first + i * step)) << 4);
+      store<u64>(p, load<u64>(p) | (u64(1) << u64(i)));
+    }
+    for (let i = 64; i < len; i++) {
+      const p = direct + (usize(at32(seq, first + i * step)) << 4);
+      store<u64>(p, load<u64>(p, 8) | (u64(1) << u64(i - 64)), 8);
     }
     return;
   }

@@ -191,42 +191,41 @@ function insertionSort(ids: usize, from: i32, to: i32): void {
 const RANK_MAX = 64;
 
 /**
- * Sorts `classOrder` by counting: a class's place is how many classes sort before it. Without a data-dependent branch
- * but on a tie of sort keys, two keys a step: sorting by comparisons mispredicts about every other one, and the
- * bench cycles through pairs whose token order the predictor cannot have learnt. Quadratic, so for a few dozen
- * classes only (`sortClasses`). The keys hold at most 63 bits, so a signed comparison orders them; a sentinel key
- * (greater than all) pads them to an even count.
+ * Sorts `classOrder` by counting: a class's place is how many classes' keys are less than its own. No data-dependent
+ * branch: sorting by comparisons mispredicts about every other one, and the bench cycles through pairs whose token
+ * order the predictor cannot have learnt. Two classes a pass over the keys, two keys a step; quadratic, so for a few
+ * dozen classes only. The keys hold at most 63 bits, so a signed comparison orders them; a sentinel key (greater than
+ * all, its place n) pads them to an even count. False when two keys tie: then two places are the same, and the places
+ * no longer sum to 0 + 1 + ... + (n - 1).
  */
-function rankClasses(): void {
+function rankClasses(): bool {
   const n = classCount;
   store<u64>(classKey + (usize(n) << 3), i64.MAX_VALUE);
-  for (let i = 0; i < n; i++) {
-    const key = load<i64>(classKey + (usize(i) << 3));
-    const splat = i64x2.splat(key);
-    let before = i64x2.splat(0);
-    let same = i64x2.splat(0);
+  let total = 0;
+  for (let i = 0; i < n; i += 2) {
+    const first = i64x2.splat(load<i64>(classKey + (usize(i) << 3)));
+    const second = i64x2.splat(load<i64>(classKey + (usize(i + 1) << 3)));
+    let placeFirst = i64x2.splat(0);
+    let placeSecond = i64x2.splat(0);
     for (let j = 0; j < n; j += 2) {
       const keys = v128.load(classKey + (usize(j) << 3));
-      before = i64x2.sub(before, i64x2.lt_s(keys, splat));
-      same = i64x2.sub(same, i64x2.eq(keys, splat));
+      placeFirst = i64x2.sub(placeFirst, i64x2.lt_s(keys, first));
+      placeSecond = i64x2.sub(placeSecond, i64x2.lt_s(keys, second));
     }
-    let rank = i32(i64x2.extract_lane(before, 0) + i64x2.extract_lane(before, 1));
-    if (i64x2.extract_lane(same, 0) + i64x2.extract_lane(same, 1) > 1) {
-      for (let j = 0; j < n; j++) {
-        if (j !== i && load<i64>(classKey + (usize(j) << 3)) === key && after(i, j)) rank++;
-      }
-    }
-    set32(classOrder, rank, i);
+    const a = i32(i64x2.extract_lane(placeFirst, 0) + i64x2.extract_lane(placeFirst, 1));
+    const b = i32(i64x2.extract_lane(placeSecond, 0) + i64x2.extract_lane(placeSecond, 1));
+    set32(classOrder, a, i);
+    set32(classOrder, b, i + 1); // the sentinel's place is n, a slot past the classes
+    total += a + (i + 1 < n ? b : 0);
   }
+  return total === (n * (n - 1)) >> 1;
 }
 
-/** Sorts `classOrder`: by counting for a few dozen classes, else insertion-sorted runs of 16 merged bottom-up. */
+/** Sorts `classOrder`: by counting for a few dozen classes with distinct keys, else insertion-sorted runs merged. */
 function sortClasses(): void {
   const n = classCount;
-  if (n <= RANK_MAX) {
-    rankClasses();
-    return;
-  }
+  if (n <= RANK_MAX && rankClasses()) return;
+  for (let c = 0; c < n; c++) set32(classOrder, c, c);
   const RUN = 16;
   for (let from = 0; from < n; from += RUN) insertionSort(classOrder, from, min(n, from + RUN));
   if (n <= RUN) return;
@@ -316,9 +315,8 @@ function decompose(): void {
 /** Sorts the classes, once per grading, when a scorer first needs the lists' order (many gradings end before). */
 function sortOnce(): void {
   if (classOrder) return;
-  classOrder = alloc(usize(classCount) << 2);
+  classOrder = alloc(usize(classCount + 1) << 2);
   for (let c = 0; c < classCount; c++) {
-    if (classCount > RANK_MAX) set32(classOrder, c, c);
     const at = usize(at32(classSeq, c));
     const n = at32(classLen, c);
     let key = u64(cpOf(load<i32>(at)) + 1) << 42;
