@@ -287,6 +287,47 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
   return zeros();
 }
 
+/** One window's LCS with a one-word pattern: the pattern's ids that the state's zeros mark, after text[at, at + len). */
+function windowOf(text: usize, at: i32, len: i32): i32 {
+  let v = ALL;
+  for (let j = 0; j < len; j++) v = lowWord(v, v & load<u64>(direct + (usize(at32(text, at + j)) << 4)));
+  return i32(popcnt<u64>(~v & lowBits(len)));
+}
+
+/**
+ * The largest LCS of a one-word pattern and any window text[i, i + patLen), i in [from, to]: every window, four at a
+ * time in four independent dependency chains (one window's LCS is a chain of dependent steps that leaves most of the
+ * core idle; four run side by side), with no data-dependent branch.
+ */
+export function bestWindow(text: usize, from: i32, to: i32): i32 {
+  const len = patLen;
+  const live = lowBits(len);
+  let best = 0;
+  let i = from;
+  for (; i + 3 <= to; i += 4) {
+    let v0 = ALL;
+    let v1 = ALL;
+    let v2 = ALL;
+    let v3 = ALL;
+    for (let j = 0; j < len; j++) {
+      const p = text + (usize(i + j) << 2);
+      v0 = lowWord(v0, v0 & load<u64>(direct + (usize(load<i32>(p)) << 4)));
+      v1 = lowWord(v1, v1 & load<u64>(direct + (usize(load<i32>(p, 4)) << 4)));
+      v2 = lowWord(v2, v2 & load<u64>(direct + (usize(load<i32>(p, 8)) << 4)));
+      v3 = lowWord(v3, v3 & load<u64>(direct + (usize(load<i32>(p, 12)) << 4)));
+    }
+    best = max(
+      best,
+      max(
+        max(i32(popcnt<u64>(~v0 & live)), i32(popcnt<u64>(~v1 & live))),
+        max(i32(popcnt<u64>(~v2 & live)), i32(popcnt<u64>(~v3 & live))),
+      ),
+    );
+  }
+  for (; i <= to; i++) best = max(best, windowOf(text, i, len));
+  return best;
+}
+
 /**
  * out[k] = LCS of the pattern and the first k ids of the text read from `start` by `dir` (+1/-1), k = 1..count, into
  * the i32 array `out` (out[0] is left alone).
