@@ -1,7 +1,7 @@
 // @ts-nocheck: AssemblyScript (u64, usize, load<T>...), compiled by asc, not tsc; written in TS syntax so tools parse it.
 /**
  * `rapidfuzz.utils.default_process` in the WebAssembly WRatio pipeline (fuzzy-wratio.as.ts), before trimming, and the
- * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped eight code units at a time, and
+ * LCS ids of the processed code points: the texts arrive as UTF-16, ASCII is mapped sixteen code units at a time, and
  * every other code point by fuzzy-process.ts's rules (`mapNonAscii`, imported from JS), asked once per BMP code point
  * and remembered.
  */
@@ -90,28 +90,37 @@ export function decode(src: usize, n: i32, dst: usize): i32 {
   let count = 0;
   let i = 0;
   while (i < n) {
-    // Eight code units at once, mapped by default_process's ASCII rule (letters lowercased, digits kept, everything
-    // else a space) and all eight stored; the ASCII ones up to the first other code unit (or the text's end) are kept.
-    // Reading and writing past the end stays inside the module's text regions: `layout` leaves room, and what lies
-    // past a text's end there is overwritten or never read.
-    const v = v128.load(src + (usize(i) << 1));
-    const lower = v128.or(v, i16x8.splat(0x20));
-    const letter = i16x8.lt_u(i16x8.sub(lower, i16x8.splat(0x61)), i16x8.splat(26));
-    const digit = i16x8.lt_u(i16x8.sub(v, i16x8.splat(0x30)), i16x8.splat(10));
-    const lanes = v128.bitselect(lower, v128.bitselect(v, i16x8.splat(0x20), digit), letter);
+    // Sixteen code units at once, mapped by default_process's ASCII rule (letters lowercased, digits kept, everything
+    // else a space) as bytes and all sixteen stored as ids; the ASCII ones up to the first other code unit (or the
+    // text's end) are kept. Clamped to 0xff before narrowing (narrowing reads lanes as signed), every other code unit
+    // has its byte's top bit set. Reading and writing past the end stays inside the module's text regions: `layout`
+    // leaves room, and what lies past a text's end there is overwritten or never read.
+    const clamp = i16x8.splat(0xff);
+    const bytes = i8x16.narrow_i16x8_u(
+      i16x8.min_u(v128.load(src + (usize(i) << 1)), clamp),
+      i16x8.min_u(v128.load(src + (usize(i) << 1), 16), clamp),
+    );
+    const lower = v128.or(bytes, i8x16.splat(0x20));
+    const letter = i8x16.lt_u(i8x16.sub(lower, i8x16.splat(0x61)), i8x16.splat(26));
+    const digit = i8x16.lt_u(i8x16.sub(bytes, i8x16.splat(0x30)), i8x16.splat(10));
+    const lanes = v128.bitselect(lower, v128.bitselect(bytes, i8x16.splat(0x20), digit), letter);
+    const first8 = i16x8.extend_low_i8x16_u(lanes);
+    const last8 = i16x8.extend_high_i8x16_u(lanes);
     const at = dst + (usize(count) << 2);
-    v128.store(at, i32x4.extend_low_i16x8_u(lanes));
-    v128.store(at, i32x4.extend_high_i16x8_u(lanes), 16);
-    const wide = i16x8.bitmask(i16x8.gt_u(v, i16x8.splat(0x7f)));
-    if (wide === 0 && i + 8 <= n) {
-      i += 8;
-      count += 8;
+    v128.store(at, i32x4.extend_low_i16x8_u(first8));
+    v128.store(at, i32x4.extend_high_i16x8_u(first8), 16);
+    v128.store(at, i32x4.extend_low_i16x8_u(last8), 32);
+    v128.store(at, i32x4.extend_high_i16x8_u(last8), 48);
+    const wide = i8x16.bitmask(bytes);
+    if (wide === 0 && i + 16 <= n) {
+      i += 16;
+      count += 16;
       continue;
     }
-    const ascii = min(i32(ctz<u32>(wide | 0x100)), n - i);
+    const ascii = min(i32(ctz<u32>(wide | 0x10000)), n - i);
     count += ascii;
     i += ascii;
-    if (ascii === 8 || i >= n) continue;
+    if (ascii === 16 || i >= n) continue;
     const c = i32(load<u16>(src + (usize(i) << 1)));
     i++;
     if ((c & 0xfc00) === 0xd800 && i < n) {

@@ -85,6 +85,9 @@ function layout(cap: i32): void {
     placeBmpMap(BMP_MAP);
   }
   textCap = cap;
+  // The ids, then the UTF-16 code units (A's, B's), then the tables. decode reads up to 32 bytes past a text's code
+  // units (into B's region or the tables) and writes up to 60 bytes past its ids (into B's ids, or A's code units,
+  // which are decoded first): both stay in memory the module owns and never reach what is still to be read.
   textAt = BMP_MAP + (0x10000 << 2);
   unitsAt = textAt + (usize(cap) << 2);
   const alpha = usize(256 + cap);
