@@ -38,6 +38,9 @@ export const diffAB = changetype<Joined>(memory.data(16));
 export const diffBA = changetype<Joined>(memory.data(16));
 export let sectCount = 0;
 export let sectLen = 0;
+/** The code points of the tokens both texts hold (as many copies as the fewer has), and the fewer excess ones. */
+let commonChars = 0;
+let excessChars = 0;
 /** The excess matches (`excessMatches`) of this grading; -1 until asked. */
 let excessMatched = -1;
 
@@ -286,12 +289,18 @@ function decompose(): void {
   let sectChars = 0;
   let onlyAChars = 0;
   let onlyBChars = 0;
+  let common = 0;
+  let excessA = 0;
+  let excessB = 0;
   for (let c = 0; c < classCount; c++) {
     const inA = at32(countA, c);
     const inB = at32(countB, c);
     const n = at32(classLen, c);
     sortedLenA += inA * (n + 1);
     sortedLenB += inB * (n + 1);
+    common += min(inA, inB) * n;
+    excessA += max(inA - inB, 0) * n;
+    excessB += max(inB - inA, 0) * n;
     const a = i32(inA > 0);
     const b = i32(inB > 0);
     const both = a & b;
@@ -310,6 +319,8 @@ function decompose(): void {
   diffAB.len = onlyA > 0 ? onlyAChars + onlyA - 1 : 0;
   diffBA.words = onlyB;
   diffBA.len = onlyB > 0 ? onlyBChars + onlyB - 1 : 0;
+  commonChars = common;
+  excessChars = min(excessA, excessB);
 }
 
 /** Sorts the classes, once per grading, when a scorer first needs the lists' order (many gradings end before). */
@@ -418,10 +429,12 @@ function countClass(counts: usize, c: i32, times: i32, sign: i32): i32 {
  * An upper bound on the LCS of the sorted token lists: per id, the fewer of its counts in the two lists. A token in
  * both lists matches whole (min(x + y, x + z) = x + min(y, z)), so only the tokens one list has more of are counted by
  * id (the excess matches); plus one space fewer than the fewer tokens. The same value as fuzzy.ts's count over the
- * texts.
+ * texts, or, when even that with every excess code point matched stays under `minLcs`, that larger bound.
  */
-export function sortedLcsBound(counts: usize): i32 {
-  let common = min(textA.tokens, textB.tokens) - 1 + excessMatches(counts);
-  for (let c = 0; c < classCount; c++) common += min(at32(countA, c), at32(countB, c)) * at32(classLen, c);
-  return common;
+export function sortedLcsBound(counts: usize, minLcs: i32): i32 {
+  const spaces = min(textA.tokens, textB.tokens) - 1;
+  // The excess matches are at most the fewer excess code points: when even that cannot reach `minLcs`, the per-id
+  // count (passes over the classes) is not needed.
+  if (spaces + commonChars + excessChars < minLcs) return spaces + commonChars + excessChars;
+  return spaces + commonChars + excessMatches(counts);
 }

@@ -296,7 +296,8 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = max(cutoff, best);
-  if (sortedLcsBound(counts) < minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200)) return best;
+  const sortMin = minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200);
+  if (sortedLcsBound(counts, sortMin) < sortMin) return best;
   sortedIds();
   return max(best, ratio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, sortCutoff, 0));
 }
