@@ -287,13 +287,6 @@ export function lcs(text: usize, from: i32, to: i32, minLcs: i32): i32 {
   return zeros();
 }
 
-/** One window's LCS with a one-word pattern: the pattern's ids that the state's zeros mark, after text[at, at + len). */
-function windowOf(text: usize, at: i32, len: i32): i32 {
-  let v = ALL;
-  for (let j = 0; j < len; j++) v = lowWord(v, v & load<u64>(direct + (usize(at32(text, at + j)) << 4)));
-  return i32(popcnt<u64>(~v & lowBits(len)));
-}
-
 /**
  * The largest LCS of a one-word pattern and any window text[i, i + patLen), i in [from, to]: every window, four at a
  * time in four independent dependency chains (one window's LCS is a chain of dependent steps that leaves most of the
@@ -324,7 +317,7 @@ export function bestWindow(text: usize, from: i32, to: i32): i32 {
       ),
     );
   }
-  for (; i <= to; i++) best = max(best, windowOf(text, i, len));
+  for (; i <= to; i++) best = max(best, lcs(text, i, i + len, 0));
   return best;
 }
 

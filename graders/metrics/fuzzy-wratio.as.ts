@@ -208,8 +208,9 @@ const WINDOWS_AT_ONCE = 800;
 
 /**
  * The window scan of rapidfuzz's `_partial_ratio_impl` (s1 is the shorter), 0..100; 0 when no window exceeds
- * `cutoff`. Prefixes and suffixes come from one sweep each; full windows are bisected, skipping spans whose LCS bound
- * (a slide by one changes the LCS by at most one) cannot beat the best so far.
+ * `cutoff`. Prefixes and suffixes come from one sweep each; full windows are all computed when few
+ * (`WINDOWS_AT_ONCE`), else bisected, skipping spans whose LCS bound (a slide by one changes the LCS by at most one)
+ * cannot beat the best so far.
  */
 function partialRatioImpl(s1: usize, len1: i32, s2: usize, len2: i32, cutoff: f64): f64 {
   const mark = top;

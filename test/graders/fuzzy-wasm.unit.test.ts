@@ -102,6 +102,38 @@ describe.skipIf(!wasmKernelAvailable())("fuzzy_match: WebAssembly pipeline vs JS
     }
   });
 
+  it("gives the same scores when tokens share their first three code points (tied sort keys)", () => {
+    // The module sorts token classes by a key of their first three code points, counting places when no two keys tie
+    // and by comparisons when some do: every pair here has ties, and repeated tokens, short and long.
+    const vocabulary = [
+      "hop",
+      "hope",
+      "hopeful",
+      "hopefully",
+      "hopping",
+      "hops",
+      "ab",
+      "abc",
+      "abcd",
+      "abcde",
+      "a",
+      "日本語",
+      "日本語学",
+    ];
+    const sentence = () => Array.from({ length: 3 + Math.floor(next() * 12) }, () => pick(vocabulary)).join(" ");
+    const mismatches: string[] = [];
+    for (let i = 0; i < 500; i++) {
+      const a = sentence();
+      const b = i % 2 ? sentence() : smallEdits(next, a.split(" ")).join(" ");
+      useFuzzyKernel("js");
+      const js = fuzzyMatch(a, b);
+      useFuzzyKernel("wasm");
+      const wasm = fuzzyMatch(a, b);
+      if (wasm !== js) mismatches.push(`wasm ${wasm} js ${js}: ${JSON.stringify([a, b])}`);
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
   it("ships one module: the Worker's fuzzy-wratio.wasm holds the bytes embedded in fuzzy-wratio.wasm.ts", () => {
     const file = readFileSync(join(import.meta.dirname, "../../graders/metrics/fuzzy-wratio.wasm"));
     expect(file.equals(Buffer.from(FUZZY_WRATIO_WASM, "base64"))).toBe(true);
