@@ -95,28 +95,82 @@ export class RftClient {
     return this.openai.files.waitForProcessing(file.id, { pollInterval: 500 });
   }
 
-  /** The job's events, oldest first, as they happen (server-sent events); ends when the job is finished. */
-  async *streamEvents(jobId: string, after?: string): AsyncGenerator<JobEvent> {
-    const url = `${this.baseURL}/fine_tuning/jobs/${jobId}/events/stream${after ? `?after=${after}` : ""}`;
-    const res = await fetch(url, { headers: { ...this.headers(), accept: "text/event-stream" } });
-    if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status} ${await res.text()}`);
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-      const chunk = decoder.decode(bytes, { stream: true });
-      buffer += chunk;
-      let cut = buffer.indexOf("\n\n");
-      while (cut >= 0) {
-        const frame = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        cut = buffer.indexOf("\n\n");
-        const fields = Object.fromEntries(
-          frame
-            .split("\n")
-            .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trimStart()]),
-        );
-        if (fields.event === "end") return;
-        if (fields.data) yield JSON.parse(fields.data) as JobEvent;
+  /**
+   * The job's events, oldest first, as they happen (server-sent events); ends when the job is finished.
+   *
+   * Like a browser's EventSource, it reconnects when the connection drops or the API answers 5xx (an API restart, a
+   * proxy cutting a long request), resuming after the last event it yielded, so no event is lost or repeated. It
+   * gives up, throwing the last error, after `retries` failed connections in a row (backing off from `retryMs` to
+   * 5 s); a connection that delivered anything, even the server's keep-alive comment, resets the count. Other HTTP
+   * errors (a wrong key, an unknown job) throw at once.
+   */
+  async *streamEvents(
+    jobId: string,
+    after?: string,
+    options: { retries?: number; retryMs?: number } = {},
+  ): AsyncGenerator<JobEvent> {
+    const retries = options.retries ?? 8;
+    const retryMs = options.retryMs ?? 250;
+    let cursor = after;
+    let failures = 0;
+    const failed = async (err: unknown) => {
+      if (++failures > retries) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(5000, retryMs * 2 ** (failures - 1))));
+    };
+    for (;;) {
+      const url = `${this.baseURL}/fine_tuning/jobs/${jobId}/events/stream${cursor ? `?after=${cursor}` : ""}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { ...this.headers(), accept: "text/event-stream" } });
+      } catch (err) {
+        await failed(err);
+        continue;
+      }
+      if (!res.ok || !res.body) {
+        const err = new Error(`event stream: HTTP ${res.status} ${await res.text().catch(() => "")}`);
+        if (res.status < 500) throw err;
+        await failed(err);
+        continue;
+      }
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      try {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            await failed(err);
+            break;
+          }
+          if (chunk.done) {
+            // Closed without the `end` event: the server went away between polls.
+            await failed(new Error("event stream: the connection closed before the job finished"));
+            break;
+          }
+          failures = 0;
+          buffer += decoder.decode(chunk.value, { stream: true });
+          let cut = buffer.indexOf("\n\n");
+          while (cut >= 0) {
+            const frame = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            cut = buffer.indexOf("\n\n");
+            const fields: Record<string, string> = {};
+            for (const line of frame.split("\n")) {
+              const colon = line.indexOf(":");
+              if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
+            }
+            if (fields.event === "end") return;
+            if (fields.data) {
+              const event = JSON.parse(fields.data) as JobEvent;
+              cursor = fields.id || event.id;
+              yield event;
+            }
+          }
+        }
+      } finally {
+        await reader.cancel().catch(() => {});
       }
     }
   }

@@ -16,6 +16,9 @@ import {
   JobIdParam,
 } from "../schemas/jobs.ts";
 
+/** The event stream writes a comment when it has been quiet this long. */
+const KEEP_ALIVE_MS = 15_000;
+
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   200: { description, content: { "application/json": { schema } } },
 });
@@ -142,6 +145,7 @@ export function jobsRoutes(deps: AppDeps) {
       stream.onAbort(() => {
         open = false;
       });
+      let wrote = Date.now();
       while (open) {
         const rows = await deps.db
           .select()
@@ -152,6 +156,7 @@ export function jobsRoutes(deps: AppDeps) {
         for (const row of rows) {
           await stream.writeSSE({ id: row.id, event: row.type, data: JSON.stringify(toJobEvent(row)) });
           cursor = row.id;
+          wrote = Date.now();
         }
         if (rows.length === 500) continue;
         const now = await deps.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, job.id));
@@ -159,6 +164,12 @@ export function jobsRoutes(deps: AppDeps) {
         if (!status || TERMINAL.has(status)) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ status }) });
           return;
+        }
+        if (Date.now() - wrote >= KEEP_ALIVE_MS) {
+          // A comment line, which clients skip: proxies that cut quiet connections see traffic, and a client that
+          // reconnects after failures knows this connection is alive.
+          await stream.write(": keep-alive\n\n");
+          wrote = Date.now();
         }
         await stream.sleep(pollMs);
       }

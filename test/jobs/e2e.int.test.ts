@@ -276,20 +276,40 @@ describe.skipIf(!hasPython)("a reinforcement job end to end through the openai S
     expect((await runsOf(created.id)).length).toBe(1);
   }, 600_000);
 
-  it("survives an API restart in the middle of a job", async () => {
-    // At the first step's metrics, stop the API (its runner keeps going and retries its calls), then start it again.
-    const job = await jobAtFirstStep(12, 20, "train2.jsonl");
-    await server.stop();
-    server = await boot(dataDir, port);
-
-    for await (const _ of new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey }).streamEvents(job.id)) {
-      // until the job ends
+  it("survives an API restart in the middle of a job, and so does a client's live event stream", async () => {
+    // The stream is open from the job's start. At the first step's metrics, stop the API (its runner keeps going and
+    // retries its calls; the stream's connection is cut), then start it again on the same port: the stream reconnects
+    // after the last event it yielded and runs to the job's end.
+    const train = await uploadDataset(server, lines(fx.train, 12, 20), "train2.jsonl");
+    const job = await server.client.fineTuning.jobs.create({
+      model,
+      training_file: train.id,
+      method: {
+        type: "reinforcement",
+        reinforcement: { grader: stringCheck, hyperparameters: { ...hyperparameters, eval_interval: 100 } },
+      },
+    });
+    const seen: string[] = [];
+    let restarted = false;
+    for await (const e of new RftClient({ baseURL: server.baseURL, apiKey: server.apiKey }).streamEvents(job.id)) {
+      seen.push(e.id);
+      if (e.type === "metrics" && !restarted) {
+        restarted = true;
+        await server.stop();
+        server = await boot(dataDir, port);
+      }
     }
+    expect(restarted).toBe(true);
     const done = await server.client.fineTuning.jobs.retrieve(job.id);
     expect(done.status).toBe("succeeded");
     const steps = [];
-    for await (const e of server.client.fineTuning.jobs.listEvents(job.id))
+    const stored: string[] = [];
+    for await (const e of server.client.fineTuning.jobs.listEvents(job.id)) {
+      stored.push(e.id);
       if (e.type === "metrics") steps.push((e.data as { step?: number } | null)?.step);
+    }
     expect(steps.sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 4, 5, 6]);
+    // Every stored event reached the stream once, in order: none lost or repeated across the reconnect.
+    expect(seen).toEqual(stored.reverse());
   }, 600_000);
 });
