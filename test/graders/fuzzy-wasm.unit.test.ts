@@ -134,6 +134,39 @@ describe.skipIf(!wasmKernelAvailable())("fuzzy_match: WebAssembly pipeline vs JS
     expect(mismatches.slice(0, 5)).toEqual([]);
   });
 
+  it("gives the same scores at the tokenizer's edges: token and space-run lengths, text lengths", () => {
+    // The module finds tokens in a bitmap of the spaces, 57 places a read, and hashes a token's first four ids (texts
+    // of 96 code points or more together; shorter pairs go one id at a time), and compares tokens of up to 16 ids as
+    // vectors: tokens and runs of spaces of 1 to 70 ids, texts around multiples of 64 and pairs around 96.
+    const letters = [..."abcdefghij"];
+    const token = (n: number) => Array.from({ length: n }, () => pick(letters)).join("");
+    const around = [1, 2, 3, 4, 5, 15, 16, 17, 55, 56, 57, 58, 63, 64, 65, 70];
+    const text = (target: number) => {
+      const parts: string[] = [];
+      let length = 0;
+      while (length < target) {
+        const word = token(next() < 0.3 ? pick(around) : 1 + Math.floor(next() * 8));
+        const gap = next() < 0.15 ? " ".repeat(pick(around)) : next() < 0.1 ? " .\t" : " ";
+        parts.push(word, gap);
+        length += word.length + gap.length;
+      }
+      return parts.join("").slice(0, target);
+    };
+    const lengths = [40, 47, 48, 49, 56, 63, 64, 65, 95, 96, 127, 128, 129, 191, 192, 193, 300];
+    const mismatches: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const a = text(pick(lengths));
+      // Half the pairs share most tokens (classes found again in B), half are unrelated.
+      const b = i % 2 ? text(pick(lengths)) : smallEdits(next, a.split(" ")).join(" ");
+      useFuzzyKernel("js");
+      const js = fuzzyMatch(a, b);
+      useFuzzyKernel("wasm");
+      const wasm = fuzzyMatch(a, b);
+      if (wasm !== js) mismatches.push(`wasm ${wasm} js ${js}: ${JSON.stringify([a, b])}`);
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
   it("ships one module: the Worker's fuzzy-wratio.wasm holds the bytes embedded in fuzzy-wratio.wasm.ts", () => {
     const file = readFileSync(join(import.meta.dirname, "../../graders/metrics/fuzzy-wratio.wasm"));
     expect(file.equals(Buffer.from(FUZZY_WRATIO_WASM, "base64"))).toBe(true);
