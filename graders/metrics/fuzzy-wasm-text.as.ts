@@ -110,6 +110,23 @@ export function tokenize(): void {
   decompose();
 }
 
+/** Room for the tokens of `t` (at most one per two code points, its text trimmed). */
+function placeTokens(t: Text): void {
+  const cap = (t.len + 1) >> 1;
+  t.starts = alloc(usize(cap) << 2);
+  t.ends = alloc(usize(cap) << 2);
+  t.cls = alloc(usize(cap) << 2);
+}
+
+/** Token k of `t`, seq[start, start+n) with hash h: its place, its class, counted in `counts`. */
+function addToken(t: Text, counts: usize, k: i32, start: i32, n: i32, h: u32): void {
+  set32(t.starts, k, start);
+  set32(t.ends, k, start + n);
+  const cls = classOf(t, start, n, i32(h));
+  set32(t.cls, k, cls);
+  set32(counts, cls, at32(counts, cls) + 1);
+}
+
 /** Lane k is k: a token's lanes below its length are kept (`split`). */
 const LANES = i32x4(0, 1, 2, 3);
 /** Odd multipliers per place of a token's first four ids (`split`'s hash). */
@@ -130,10 +147,7 @@ function window(bitmap: usize, i: i32): u64 {
 function split(t: Text, counts: usize): void {
   const seq = t.seq;
   const len = t.len;
-  const cap = (len + 1) >> 1;
-  t.starts = alloc(usize(cap) << 2);
-  t.ends = alloc(usize(cap) << 2);
-  t.cls = alloc(usize(cap) << 2);
+  placeTokens(t);
   // Bit k of the bitmap: whether id k is a space; every bit from len on is set (the text ends in a space), and 8 bytes
   // past the last word are all set too, for `window`'s reads.
   const words = (len + 63) >> 6;
@@ -175,12 +189,7 @@ function split(t: Text, counts: usize): void {
     h ^= u32(at32(seq, i + n - 1)) * 0x68e31da5;
     h = (h ^ u32(n)) * 0x9e3779b1;
     h ^= h >> 15;
-    set32(t.starts, count, i);
-    set32(t.ends, count, i + n);
-    const cls = classOf(t, i, n, i32(h));
-    set32(t.cls, count, cls);
-    set32(counts, cls, at32(counts, cls) + 1);
-    count++;
+    addToken(t, counts, count++, i, n, h);
     i += n;
   }
   t.tokens = count;
@@ -190,10 +199,7 @@ function split(t: Text, counts: usize): void {
 function splitNarrow(t: Text, counts: usize): void {
   const seq = t.seq;
   const len = t.len;
-  const cap = (len + 1) >> 1;
-  t.starts = alloc(usize(cap) << 2);
-  t.ends = alloc(usize(cap) << 2);
-  t.cls = alloc(usize(cap) << 2);
+  placeTokens(t);
   let count = 0;
   let i = 0;
   while (i < len) {
@@ -210,12 +216,7 @@ function splitNarrow(t: Text, counts: usize): void {
     } while (c !== 0x20);
     h = (h ^ u32(i - start)) * 0x9e3779b1;
     h ^= h >> 15;
-    set32(t.starts, count, start);
-    set32(t.ends, count, i);
-    const cls = classOf(t, start, i - start, i32(h));
-    set32(t.cls, count, cls);
-    set32(counts, cls, at32(counts, cls) + 1);
-    count++;
+    addToken(t, counts, count++, start, i - start, h);
   }
   t.tokens = count;
 }
