@@ -118,7 +118,7 @@ export class RftClient {
       await new Promise((r) => setTimeout(r, Math.min(5000, retryMs * 2 ** (failures - 1))));
     };
     for (;;) {
-      const url = `${this.baseURL}/fine_tuning/jobs/${jobId}/events/stream${cursor ? `?after=${cursor}` : ""}`;
+      const url = `${this.baseURL}/fine_tuning/jobs/${jobId}/events/stream${cursor ? `?after=${encodeURIComponent(cursor)}` : ""}`;
       let res: Response;
       try {
         res = await fetch(url, { headers: { ...this.headers(), accept: "text/event-stream" } });
