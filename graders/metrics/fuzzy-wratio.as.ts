@@ -295,6 +295,9 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
     common = lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   }
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
+  // With no shared token and none repeated, the sorted lists are the differences: token_sort_ratio is the ratio just
+  // found, or 0 below the cut-off (as in fuzzy.ts).
+  if (sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words) return best;
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = max(cutoff, best);
   const sortMin = minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200);

@@ -272,6 +272,9 @@ function tokenRatioWithLcs(cutoff: number): number {
       ? 0
       : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   if (lcs >= minLcs) best = normDistance(ab + ba - 2 * lcs, lensum);
+  // With no shared token and none repeated, the sorted lists are the differences: token_sort_ratio is the ratio just
+  // found, or 0 below the cut-off (the WebAssembly pipeline does the same, so the two stay equal to the last bit).
+  if (sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words) return best;
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = Math.max(cutoff, best);
   if (sortedLcsBound() < minLcsFor((sortCutoff * (sortedA.len + sortedB.len)) / 200)) return best;
