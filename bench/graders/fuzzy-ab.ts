@@ -1,14 +1,15 @@
 /**
  * fuzzy_match's WebAssembly module: a candidate build against the checked-in one (the named baseline), in one process
- * on the same pairs, per length bucket of the parity corpus. Each side's best of alternating rounds (this machine's
- * speed drifts by up to 30% over tens of seconds; two separate runs measure the drift, not the change). The scores of
- * the two must be equal on every pair, or it stops.
+ * on the same pairs, per length bucket of the parity corpus. The two run in short alternating rounds; the ratio is the
+ * median over rounds of the baseline's microseconds a pair over the candidate's in the same round (this machine's speed
+ * drifts by up to 2x over seconds and moves both alike, so two separate runs measure the drift, not the change). The
+ * µs columns are each side's best round. The scores of the two must be equal on every pair, or it stops.
  *
  *   npx tsx graders/metrics/fuzzy-kernel-build.ts --wasm /tmp/candidate.wasm   # after editing the .as.ts files
  *   npx tsx bench/graders/fuzzy-ab.ts /tmp/candidate.wasm [--quick]
  *
- * The ratio is the baseline's microseconds a pair over the candidate's: above 1, the candidate is faster. Two copies of
- * the same module read 0.93-1.01x here (2026-11-25): a difference under about 7% is noise.
+ * Above 1, the candidate is faster. With paired medians of 40 rounds, changes of 2-3% repeat from run to run; under
+ * that is noise (2026-11-26).
  */
 import { readFileSync } from "node:fs";
 import { builtInWRatioModule, WRatioRunner } from "../../graders/metrics/fuzzy-kernel.ts";
@@ -20,8 +21,8 @@ if (!file || !builtInWRatioModule) {
   process.exit(2);
 }
 const quick = process.argv.includes("--quick");
-const ROUNDS = quick ? 3 : 8;
-const ROUND_MS = quick ? 100 : 200;
+const ROUNDS = quick ? 8 : 40;
+const ROUND_MS = 40;
 
 const baseline = new WRatioRunner(builtInWRatioModule);
 const candidate = new WRatioRunner(new WebAssembly.Module(readFileSync(file)));
@@ -68,11 +69,16 @@ for (const [label, lo, hi] of [
   }
   let base = Number.POSITIVE_INFINITY;
   let cand = Number.POSITIVE_INFINITY;
+  const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    base = Math.min(base, round(baseline, pairs));
-    cand = Math.min(cand, round(candidate, pairs));
+    const b = round(baseline, pairs);
+    const c = round(candidate, pairs);
+    base = Math.min(base, b);
+    cand = Math.min(cand, c);
+    ratios.push(b / c);
   }
+  const ratio = ratios.sort((x, y) => x - y)[ratios.length >> 1]!;
   console.log(
-    `${label.padEnd(10)} ${pairs.length.toString().padStart(6)} ${base.toFixed(3).padStart(12)} ${cand.toFixed(3).padStart(13)} ${`${(base / cand).toFixed(3)}x`.padStart(7)}`,
+    `${label.padEnd(10)} ${pairs.length.toString().padStart(6)} ${base.toFixed(3).padStart(12)} ${cand.toFixed(3).padStart(13)} ${`${ratio.toFixed(3)}x`.padStart(7)}`,
   );
 }

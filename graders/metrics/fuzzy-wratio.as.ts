@@ -280,6 +280,11 @@ function tokenSetRatioWithoutLcs(): f64 {
   return max(normDistance(1 + diffAB.len, sectLen + sectAbLen), normDistance(1 + diffBA.len, sectLen + sectBaLen));
 }
 
+/** Whether the set differences are the sorted token lists: no token shared, and none repeated in either text. */
+function differencesAreLists(): bool {
+  return sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words;
+}
+
 /** The rest of `token_ratio`: the differences' Indel ratio and token_sort_ratio; 0 when they cannot exceed `cutoff`. */
 function tokenRatioWithLcs(cutoff: f64): f64 {
   const ab = diffAB.len;
@@ -295,9 +300,9 @@ function tokenRatioWithLcs(cutoff: f64): f64 {
     common = lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   }
   if (common >= minLcs) best = normDistance(ab + ba - 2 * common, lensum);
-  // With no shared token and none repeated, the sorted lists are the differences: token_sort_ratio is the ratio just
-  // found, or 0 below the cut-off (as in fuzzy.ts).
-  if (sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words) return best;
+  // When the differences are the lists, token_sort_ratio is the ratio just found, or 0 below the cut-off (as in
+  // fuzzy.ts).
+  if (differencesAreLists()) return best;
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = max(cutoff, best);
   const sortMin = minLcsFor((sortCutoff * f64(sortedA.len + sortedB.len)) / 200);
@@ -311,8 +316,7 @@ function partialTokenRatio(cutoff: f64): f64 {
   if (sectCount > 0) return 100;
   sortedIds();
   const result = partialRatio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, cutoff);
-  // With no shared token, the differences are the whole sets; only duplicates make them differ from the lists.
-  if (textA.tokens === diffAB.words && textB.tokens === diffBA.words) return result;
+  if (differencesAreLists()) return result;
   diffIds();
   return max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, max(cutoff, result)));
 }

@@ -258,6 +258,11 @@ function tokenSetRatioWithoutLcs(): number {
   return Math.max(normDistance(1 + diffAB.len, sectLen + sectAbLen), normDistance(1 + diffBA.len, sectLen + sectBaLen));
 }
 
+/** Whether the set differences are the sorted token lists: no token shared, and none repeated in either text. */
+function differencesAreLists(): boolean {
+  return sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words;
+}
+
 /** The rest of `token_ratio`: the differences' Indel ratio and token_sort_ratio; 0 when they cannot exceed `cutoff`. */
 function tokenRatioWithLcs(cutoff: number): number {
   const ab = diffAB.len;
@@ -272,9 +277,9 @@ function tokenRatioWithLcs(cutoff: number): number {
       ? 0
       : lcsOf(diffAB.ids, 0, ab, diffBA.ids, 0, ba, minLcs);
   if (lcs >= minLcs) best = normDistance(ab + ba - 2 * lcs, lensum);
-  // With no shared token and none repeated, the sorted lists are the differences: token_sort_ratio is the ratio just
-  // found, or 0 below the cut-off (the WebAssembly pipeline does the same, so the two stay equal to the last bit).
-  if (sectCount === 0 && textA.tokens === diffAB.words && textB.tokens === diffBA.words) return best;
+  // When the differences are the lists, token_sort_ratio is the ratio just found, or 0 below the cut-off (the
+  // WebAssembly pipeline does the same, so the two stay equal to the last bit).
+  if (differencesAreLists()) return best;
   // token_sort_ratio: skipped (it would be 0) when no LCS the lists' characters allow can exceed the cut-off.
   const sortCutoff = Math.max(cutoff, best);
   if (sortedLcsBound() < minLcsFor((sortCutoff * (sortedA.len + sortedB.len)) / 200)) return best;
@@ -316,8 +321,7 @@ function sortedLcsBound(): number {
 function partialTokenRatio(cutoff: number): number {
   if (sectCount > 0) return 100;
   const result = partialRatio(sortedA.ids, sortedA.len, sortedB.ids, sortedB.len, cutoff);
-  // With no shared token, the differences are the whole sets; only duplicates make them differ from the lists.
-  if (textA.tokens === diffAB.words && textB.tokens === diffBA.words) return result;
+  if (differencesAreLists()) return result;
   return Math.max(result, partialRatio(diffAB.ids, diffAB.len, diffBA.ids, diffBA.len, Math.max(cutoff, result)));
 }
 
